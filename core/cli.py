@@ -1,0 +1,365 @@
+"""The headless command line: ``python main.py train|evaluate|predict|datasets|models|runs``.
+
+A thin face on core/, like the GUI: it parses arguments, runs the job with a terminal reporter
+(a progress bar when the output is a terminal, one line per epoch always) and prints one result
+line. Errors a person can fix are printed as one sentence with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+
+from core import __version__
+from core.errors import WorkbenchError
+from core.reporting import CancelToken, NullReporter
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _fmt_time(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class TerminalReporter(NullReporter):
+    """A progress bar on stderr (only on a terminal) and one line per epoch on stdout."""
+
+    def __init__(self, stream=None, err=None, width: int = 28) -> None:
+        self.out = stream or sys.stdout
+        self.err = err or sys.stderr
+        self.tty = hasattr(self.err, "isatty") and self.err.isatty()
+        self.width = width
+        self.epochs = 1
+        self.started = time.perf_counter()
+        self._last_draw = 0.0
+
+    def on_start(self, info: dict) -> None:
+        self.epochs = int(info.get("epochs", 1))
+        self.started = time.perf_counter()
+
+    def _bar(self, fraction: float, text: str) -> None:
+        if not self.tty:
+            return
+        now = time.perf_counter()
+        if now - self._last_draw < 0.1 and fraction < 1:
+            return
+        self._last_draw = now
+        filled = int(self.width * fraction)
+        bar = "=" * filled + (">" if filled < self.width else "") + " " * (self.width - filled - 1)
+        self.err.write(f"\r[{bar[: self.width]}] {fraction * 100:5.1f}% {text}\033[K")
+        self.err.flush()
+
+    def _clear(self) -> None:
+        if self.tty:
+            self.err.write("\r\033[K")
+            self.err.flush()
+
+    def on_batch(self, epoch: int, step: int, steps: int, logs: dict[str, float]) -> None:
+        done = (epoch + (step + 1) / steps) / self.epochs
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / done - elapsed if done > 0 else 0
+        acc = logs.get("accuracy")
+        metrics = f"loss {logs.get('loss', float('nan')):.4f}" + (f" acc {acc:.4f}" if acc is not None else "")
+        self._bar(done, f"epoch {epoch + 1}/{self.epochs} {metrics} ETA {_fmt_time(eta)}")
+
+    def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        self._clear()
+        parts = [f"epoch {epoch + 1}/{self.epochs}"]
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            if key in logs:
+                parts.append(f"{key} {logs[key]:.4f}")
+        if "lr" in logs:
+            parts.append(f"lr {logs['lr']:.3g}")
+        if "seconds" in logs:
+            parts.append(f"{logs['seconds']:.1f}s")
+        print("  ".join(parts), file=self.out, flush=True)
+
+    def on_message(self, text: str) -> None:
+        self._clear()
+        print(text, file=self.err, flush=True)
+
+    def on_progress(self, done: int, total: int, what: str) -> None:
+        if total:
+            self._bar(done / total, f"{what} {done}/{total}")
+            if done >= total:
+                self._clear()
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+
+
+def _parse_shape(text: str) -> tuple[int, int, int]:
+    try:
+        parts = [int(p) for p in text.lower().replace(",", "x").split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) == 2:
+        parts.append(1)
+    if len(parts) != 3 or min(parts) < 1 or parts[2] not in (1, 3):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 28x28x1 or 32x32x3")
+    return tuple(parts)  # type: ignore[return-value]
+
+
+def _parse_option(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE")
+    key, raw = text.split("=", 1)
+    value: object = raw
+    for cast in (int, float):
+        try:
+            value = cast(raw)
+            break
+        except ValueError:
+            continue
+    if raw.lower() in ("true", "false", "on", "off", "yes", "no"):
+        value = raw.lower() in ("true", "on", "yes")
+    return key.strip(), value
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from core.training import TrainConfig, train
+
+    config = TrainConfig(
+        dataset=args.dataset,
+        model=args.model,
+        model_options=dict(args.option or []),
+        pretrained=args.pretrained,
+        image_size=args.image_size,
+        color_mode=args.color_mode,
+        optimizer=args.optimizer,
+        learning_rate=args.lr,
+        momentum=args.momentum,
+        schedule=args.schedule,
+        step_epochs=args.step_epochs,
+        step_factor=args.step_factor,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        validation_split=args.validation_split,
+        test_split=args.test_split,
+        augment_flip=args.flip,
+        augment_rotation=args.rotation,
+        augment_zoom=args.zoom,
+        augment_translation=args.translation,
+        early_stopping=args.early_stopping is not None,
+        patience=args.early_stopping or 5,
+        seed=args.seed,
+        limit=args.limit,
+        name=args.name or "",
+    )
+    command = "python main.py " + " ".join(shlex.quote(a) for a in args.argv)
+    cancel = CancelToken()
+    try:
+        result = train(config, TerminalReporter(), cancel, command=command)
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(result.summary_line(), flush=True)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from core import runs
+    from core.evaluation import evaluate_run
+
+    run_dir = runs.resolve_run(args.run)
+    ev = evaluate_run(run_dir, reporter=TerminalReporter())
+    if args.report:
+        print(_report_table(ev.report, ev.class_names))
+    print(f"test accuracy {ev.accuracy:.4f} (loss {ev.loss:.3f}) on {len(ev.y_true)} images, saved in {run_dir}")
+    return 0
+
+
+def _report_table(report: dict, class_names: list[str]) -> str:
+    lines = [f"{'':>24} precision    recall  f1-score   support"]
+    for name in [*class_names, "macro avg", "weighted avg"]:
+        r = report.get(name)
+        if r:
+            lines.append(
+                f"{name[:24]:>24} {r['precision']:9.4f} {r['recall']:9.4f} {r['f1-score']:9.4f} {int(r['support']):9d}"
+            )
+    lines.append(f"{'accuracy':>24} {report.get('accuracy', float('nan')):9.4f}")
+    return "\n".join(lines)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from core.inference import expand_paths, load_model, predict_files
+
+    loaded = load_model(args.model)
+    files = expand_paths(args.images)
+    if not files:
+        raise WorkbenchError("No images found in what was given (folders are searched for image files).")
+    failures = 0
+    for res in predict_files(loaded, files, k=args.top):
+        if res.error:
+            failures += 1
+            print(f"{res.path}: cannot predict: {res.error}")
+            continue
+        best, p = res.top[0]
+        rest = ", ".join(f"{n} {q:.3f}" for n, q in res.top[1:])
+        print(f"{res.path}: {best} ({p:.3f})" + (f"  [{rest}]" if rest else ""))
+    return 1 if failures == len(files) else 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from core.datasets import list_datasets
+
+    for d in list_datasets():
+        shape = "x".join(str(v) for v in d["image_shape"])
+        where = "offline" if d["available_offline"] else f"downloads once into {d['cache_path']}"
+        print(f"{d['name']:<14} {d['title']:<40} {d['classes']:>4} classes  {shape:<8} {where}")
+    print("\nOr give --dataset a folder with one sub-folder of images per class.")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from core.models import build_model, check_input, get_spec, list_models, model_summary
+
+    if args.name:
+        spec = get_spec(args.name)
+        shape = args.input
+        check_input(spec.name, shape)
+        model = build_model(spec.name, shape, args.classes)
+        summary = model_summary(model)
+        print(f"{spec.title}: {spec.description}")
+        print(f"{'layer':<28} {'type':<22} {'output shape':<22} {'params':>12}")
+        for row in summary["rows"]:
+            print(f"{row['name'][:28]:<28} {row['type'][:22]:<22} {row['output_shape'][:22]:<22} {row['params']:>12,}")
+        print(
+            f"total {summary['total']:,} parameters ({summary['trainable']:,} trainable, "
+            f"{summary['non_trainable']:,} non-trainable) at {'x'.join(map(str, shape))}, {args.classes} classes"
+        )
+        return 0
+    for spec in list_models():
+        print(f"{spec.name:<20} {spec.title:<26} {spec.description}")
+    print("\nShow one model's layers: python main.py models NAME --input 28x28x1")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from core import paths, runs
+
+    listed = runs.list_runs()
+    if not listed:
+        print(f"No runs yet in {paths.runs_dir()}.")
+        return 0
+    for info in listed:
+        acc = info.status.get("test_accuracy")
+        acc_text = f"test {acc:.4f}" if isinstance(acc, float) else ""
+        cfg = info.config
+        problems = f"  problems: {'; '.join(info.problems)}" if info.problems else ""
+        print(
+            f"{info.name:<48} {info.state:<11} {cfg.get('model', '?'):<16} {str(cfg.get('dataset', '?'))[:20]:<20} "
+            f"{info.status.get('epochs_done', 0):>3} epochs  {acc_text}{problems}"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from core.training import OPTIMIZERS, SCHEDULES, TrainConfig
+
+    d = TrainConfig()
+    parser = argparse.ArgumentParser(
+        prog="python main.py",
+        description="CNN Workbench: train, evaluate and use image classifiers. With no command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"CNN Workbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser(
+        "train", help="train a model and save a run", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    t.add_argument("--dataset", default=d.dataset, help="built-in name (see 'datasets') or a folder of class folders")
+    t.add_argument("--model", default=d.model, help="zoo name (see 'models')")
+    t.add_argument("--epochs", type=int, default=d.epochs)
+    t.add_argument("--batch-size", type=int, default=d.batch_size)
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
+    t.add_argument("--lr", type=float, default=d.learning_rate, help="learning rate")
+    t.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum")
+    t.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help="learning-rate schedule")
+    t.add_argument("--step-epochs", type=int, default=d.step_epochs, help="step decay: epochs between steps")
+    t.add_argument("--step-factor", type=float, default=d.step_factor, help="step decay: factor per step")
+    t.add_argument("--validation-split", type=float, default=d.validation_split)
+    t.add_argument("--test-split", type=float, default=d.test_split, help="folders without a test/ folder")
+    t.add_argument("--image-size", type=int, default=None, help="folders: resize images to this square size")
+    t.add_argument("--color-mode", choices=("auto", "grayscale", "rgb"), default=d.color_mode)
+    t.add_argument("--flip", action="store_true", help="augment: random horizontal flips")
+    t.add_argument("--rotation", type=float, default=0.0, help="augment: random rotation up to +-DEGREES")
+    t.add_argument("--zoom", type=float, default=0.0, help="augment: random zoom up to +-FRACTION")
+    t.add_argument("--translation", type=float, default=0.0, help="augment: random shift up to +-FRACTION")
+    t.add_argument(
+        "--early-stopping",
+        type=int,
+        metavar="PATIENCE",
+        default=None,
+        help="stop after PATIENCE epochs without improvement",
+    )
+    t.add_argument(
+        "--option",
+        type=_parse_option,
+        action="append",
+        metavar="KEY=VALUE",
+        help="model option, e.g. dropout=0.3",
+    )
+    t.add_argument("--pretrained", action="store_true", help="ImageNet weights for Keras Applications backbones")
+    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--limit", type=int, default=None, help="use at most this many training images")
+    t.add_argument("--name", default="", help="a label for the run")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="evaluate a run's model on its test set")
+    e.add_argument("run", help="run folder, or its name in the workspace (see 'runs')")
+    e.add_argument("--report", action="store_true", help="print the per-class report")
+    e.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict images with a .keras model")
+    p.add_argument("model", help="a .keras file (a card .json beside it gives class names)")
+    p.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
+    p.add_argument("--top", type=int, default=3, help="how many classes to show per image")
+    p.set_defaults(func=cmd_predict)
+
+    ds = sub.add_parser("datasets", help="list the built-in datasets")
+    ds.set_defaults(func=cmd_datasets)
+
+    m = sub.add_parser("models", help="list the model zoo, or show one model's layers")
+    m.add_argument("name", nargs="?", help="a model to summarise")
+    m.add_argument("--input", type=_parse_shape, default=(28, 28, 1), help="input shape, e.g. 32x32x3")
+    m.add_argument("--classes", type=int, default=10)
+    m.set_defaults(func=cmd_models)
+
+    r = sub.add_parser("runs", help="list the runs in the workspace")
+    r.set_defaults(func=cmd_runs)
+    return parser
+
+
+def run_cli(argv: list[str]) -> int:
+    _quiet_tensorflow()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.argv = argv
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if os.environ.get("CNN_WORKBENCH_DEBUG") and exc.detail:
+            print(exc.detail, file=sys.stderr)
+        return 2
+
+
+def main() -> int:  # pragma: no cover - console entry
+    return run_cli(sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The one interface every dataset source yields.
+
+A :class:`Dataset` holds three :class:`Split` objects (train, validation, test), the class names and
+the image shape the model will receive. A split holds either an in-memory uint8 array (the bundled
+sample and the Keras built-ins) or a list of image files (folders, streamed from disk and never
+loaded whole). ``Split.tf_dataset()`` turns either into an unbatched ``tf.data`` pipeline of
+``(image uint8 HxWxC, label int32)`` so training and evaluation treat them alike.
+
+Pixels stay raw (0-255): the model's own first layers rescale them, so a saved model maps raw
+pixels to probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass
+class Split:
+    """Labels plus either ``images`` (uint8, N x H x W x C) or ``paths`` (image files)."""
+
+    labels: np.ndarray
+    images: np.ndarray | None = None
+    paths: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray(self.labels, dtype=np.int32)
+        if (self.images is None) == (self.paths is None):
+            raise ValueError("a Split holds either images or paths")
+        n = len(self.images) if self.images is not None else len(self.paths)
+        if n != len(self.labels):
+            raise ValueError(f"{n} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.images is not None
+
+    def counts(self, num_classes: int) -> list[int]:
+        return np.bincount(self.labels, minlength=num_classes).astype(int).tolist()
+
+    def subset(self, indices: np.ndarray) -> Split:
+        indices = np.asarray(indices)
+        if self.images is not None:
+            return Split(self.labels[indices], images=self.images[indices])
+        return Split(self.labels[indices], paths=[self.paths[i] for i in indices])
+
+    def tf_dataset(self, image_shape: tuple[int, int, int]):
+        """Unbatched ``tf.data.Dataset`` of ``(uint8 image of image_shape, int32 label)``."""
+        import tensorflow as tf
+
+        if self.images is not None:
+            return tf.data.Dataset.from_tensor_slices((self.images, self.labels))
+        from core.datasets.folder import decode_image_file  # local: folders only
+
+        ds = tf.data.Dataset.from_tensor_slices((list(self.paths), self.labels))
+        ds = ds.map(
+            lambda p, y: (decode_image_file(p, image_shape), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        # A file that passed the scan but fails to decode (truncated mid-way) is dropped, not fatal.
+        return ds.ignore_errors()
+
+    def load_images(self, image_shape: tuple[int, int, int]) -> np.ndarray:
+        """All images as one uint8 array (in-memory splits at once; folders decoded now)."""
+        if self.images is not None:
+            return self.images
+        ds = self.tf_dataset(image_shape).batch(256)
+        return np.concatenate([x.numpy() for x, _ in ds]) if len(self) else np.zeros((0, *image_shape), np.uint8)
+
+
+@dataclass
+class Dataset:
+    name: str  # the name used on the command line: "mnist-sample", "cifar10" or a folder path
+    title: str  # for people: "MNIST sample (5,000 digits, bundled)"
+    class_names: list[str]
+    image_shape: tuple[int, int, int]  # (height, width, channels) the model receives
+    train: Split
+    val: Split
+    test: Split
+    source: str = ""  # where it came from and its licence
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def color_mode(self) -> str:
+        return "grayscale" if self.image_shape[2] == 1 else "rgb"
+
+    def counts(self) -> dict[str, list[int]]:
+        """Images per class in each split."""
+        n = self.num_classes
+        return {"train": self.train.counts(n), "val": self.val.counts(n), "test": self.test.counts(n)}
+
+    def describe(self) -> dict:
+        h, w, c = self.image_shape
+        return {
+            "name": self.name,
+            "title": self.title,
+            "classes": self.class_names,
+            "image_shape": [h, w, c],
+            "color_mode": self.color_mode,
+            "counts": self.counts(),
+            "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "source": self.source,
+        }
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(rest, held_out)`` with ``fraction`` of every class held out, reproducibly."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    held: list[np.ndarray] = []
+    for cls in np.unique(labels):
+        idx = np.flatnonzero(labels == cls)
+        rng.shuffle(idx)
+        k = int(round(len(idx) * fraction))
+        if fraction > 0 and len(idx) > 1:
+            k = min(max(k, 1), len(idx) - 1)
+        held.append(idx[:k])
+    held_idx = np.sort(np.concatenate(held)) if held else np.zeros(0, int)
+    mask = np.ones(len(labels), bool)
+    mask[held_idx] = False
+    return np.flatnonzero(mask), held_idx
+
+
+def as_path(p: str | Path) -> Path:
+    return Path(p).expanduser()

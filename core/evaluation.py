@@ -1,0 +1,189 @@
+"""Evaluation: test-set predictions, accuracy, loss, per-class report and confusion matrix.
+
+Metrics come from scikit-learn so the numbers are the ones users already compute by hand. Results
+are saved in the run folder (``evaluation.npz`` with labels and probabilities for the gallery,
+``metrics.json`` for reports), atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import atomic
+from core.errors import RunError
+from core.reporting import CancelToken, NullReporter, Reporter
+
+EPSILON = 1e-7  # Keras' clip for cross-entropy, so our loss matches model.evaluate
+
+
+@dataclass
+class Evaluation:
+    y_true: np.ndarray  # int (N,)
+    probs: np.ndarray  # float32 (N, classes)
+    class_names: list[str]
+    indices: np.ndarray  # position of each row in the test split (files that failed to decode are absent)
+    paths: list[str] | None = None  # folder datasets: the test image files, per row
+    report: dict[str, Any] = field(default_factory=dict)
+    confusion: np.ndarray | None = None
+
+    @property
+    def y_pred(self) -> np.ndarray:
+        return self.probs.argmax(axis=1) if len(self.probs) else np.zeros(0, int)
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.mean(self.y_pred == self.y_true)) if len(self.y_true) else float("nan")
+
+    @property
+    def loss(self) -> float:
+        if not len(self.y_true):
+            return float("nan")
+        p = np.clip(self.probs[np.arange(len(self.y_true)), self.y_true], EPSILON, 1 - EPSILON)
+        return float(np.mean(-np.log(p)))
+
+    @property
+    def losses(self) -> np.ndarray:
+        """Per-image cross-entropy (for sorting the gallery by loss)."""
+        p = np.clip(self.probs[np.arange(len(self.y_true)), self.y_true], EPSILON, 1 - EPSILON)
+        return -np.log(p)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        return self.probs.max(axis=1)
+
+
+def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> tuple[dict, np.ndarray]:
+    """Per-class precision/recall/F1/support with accuracy, macro and weighted averages; confusion matrix."""
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    labels = list(range(len(class_names)))
+    report = classification_report(
+        y_true, y_pred, labels=labels, target_names=class_names, output_dict=True, zero_division=0
+    )
+    if "accuracy" not in report:  # sklearn leaves it out when some labels never occur
+        report["accuracy"] = float(np.mean(np.asarray(y_true) == np.asarray(y_pred))) if len(y_true) else 0.0
+    return report, confusion_matrix(y_true, y_pred, labels=labels)
+
+
+def _test_batches(split, image_shape, batch_size: int):
+    """Batches of (float images, labels, row indices); undecodable files are dropped, not fatal."""
+    import tensorflow as tf
+
+    idx = np.arange(len(split), dtype=np.int64)
+    if split.in_memory:
+        ds = tf.data.Dataset.from_tensor_slices((split.images, split.labels, idx))
+    else:
+        from core.datasets.folder import decode_image_file
+
+        ds = tf.data.Dataset.from_tensor_slices((list(split.paths), split.labels, idx))
+        ds = ds.map(lambda p, y, i: (decode_image_file(p, image_shape), y, i), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.ignore_errors()
+    return ds.batch(batch_size).map(lambda x, y, i: (tf.cast(x, tf.float32), y, i)).prefetch(2)
+
+
+def evaluate(
+    model,
+    dataset,
+    *,
+    batch_size: int = 128,
+    reporter: Reporter | None = None,
+    cancel: CancelToken | None = None,
+) -> Evaluation:
+    """Predict the test split with ``model`` and compute every metric."""
+    reporter = reporter or NullReporter()
+    split = dataset.test
+    total = len(split)
+    probs, labels, rows = [], [], []
+    done = 0
+    for x, y, i in _test_batches(split, dataset.image_shape, batch_size):
+        if cancel is not None and cancel.cancelled:
+            break
+        probs.append(np.asarray(model.predict_on_batch(x), dtype=np.float32))
+        labels.append(y.numpy())
+        rows.append(i.numpy())
+        done += len(y)
+        reporter.on_progress(done, total, "Evaluating")
+    n = dataset.num_classes
+    ev = Evaluation(
+        y_true=np.concatenate(labels).astype(np.int32) if labels else np.zeros(0, np.int32),
+        probs=np.concatenate(probs) if probs else np.zeros((0, n), np.float32),
+        class_names=list(dataset.class_names),
+        indices=np.concatenate(rows) if rows else np.zeros(0, np.int64),
+    )
+    if not split.in_memory:
+        ev.paths = [split.paths[int(k)] for k in ev.indices]
+    ev.report, ev.confusion = compute_metrics(ev.y_true, ev.y_pred, ev.class_names)
+    return ev
+
+
+def save_evaluation(run_dir: Path, ev: Evaluation, dataset=None) -> None:
+    arrays = {"y_true": ev.y_true, "probs": ev.probs, "indices": ev.indices}
+    if ev.paths is not None:
+        arrays["paths"] = np.asarray(ev.paths, dtype=str)
+    atomic.write_with(run_dir / "evaluation.npz", lambda p: np.savez_compressed(p, **arrays))
+    atomic.write_json(
+        run_dir / "metrics.json",
+        {
+            "accuracy": ev.accuracy,
+            "loss": ev.loss,
+            "class_names": ev.class_names,
+            "report": ev.report,
+            "confusion": ev.confusion,
+            "test_size": int(len(ev.y_true)),
+            "dataset": None if dataset is None else dataset.name,
+        },
+    )
+
+
+def load_evaluation(run_dir: Path) -> Evaluation:
+    """The evaluation saved in ``run_dir``; RunError if it is missing or damaged."""
+    run_dir = Path(run_dir)
+    try:
+        meta = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        with np.load(run_dir / "evaluation.npz", allow_pickle=False) as data:
+            ev = Evaluation(
+                y_true=data["y_true"],
+                probs=data["probs"],
+                class_names=list(meta["class_names"]),
+                indices=data["indices"],
+                paths=[str(p) for p in data["paths"]] if "paths" in data.files else None,
+            )
+    except FileNotFoundError as exc:
+        raise RunError(f"Run {run_dir.name} has no test-set evaluation yet.", detail=str(exc)) from exc
+    except (OSError, ValueError, KeyError) as exc:
+        raise RunError(f"The evaluation files of run {run_dir.name} are damaged.", detail=str(exc)) from exc
+    ev.report = meta.get("report") or {}
+    ev.confusion = np.asarray(meta["confusion"]) if meta.get("confusion") is not None else None
+    return ev
+
+
+def evaluate_run(run_dir: Path, *, reporter: Reporter | None = None, cancel: CancelToken | None = None) -> Evaluation:
+    """Re-evaluate a saved run's best model on its dataset's test split and save the result."""
+    from core import datasets, runs
+    from core.inference import load_model
+    from core.training import TrainConfig
+
+    reporter = reporter or NullReporter()
+    info = runs.read_run(run_dir)
+    if not info.config:
+        raise RunError(f"Run {info.name} has no readable config.json, so its dataset is unknown.")
+    config = TrainConfig.from_dict(info.config)
+    loaded = load_model(info.model_path)
+    reporter.on_message(f"Loading dataset {config.dataset} ...")
+    dataset = datasets.load_dataset(
+        config.dataset,
+        image_size=config.image_size,
+        color_mode=config.color_mode,
+        validation_split=config.validation_split,
+        test_split=config.test_split,
+        seed=config.seed,
+        limit=config.limit,
+    )
+    ev = evaluate(loaded.model, dataset, batch_size=max(64, config.batch_size), reporter=reporter, cancel=cancel)
+    save_evaluation(Path(run_dir), ev, dataset)
+    return ev

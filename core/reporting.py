@@ -1,0 +1,91 @@
+"""How long jobs talk to whoever runs them, without knowing about Qt.
+
+A job (training, evaluation, prediction) takes a :class:`Reporter` and a :class:`CancelToken`.
+The GUI adapts the reporter to Qt signals in a worker; the command line prints a progress bar.
+All values passed to a reporter are plain Python numbers and strings.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+
+class Reporter(Protocol):
+    """Receives progress from a job. Every method is optional in practice (see :class:`NullReporter`)."""
+
+    def on_start(self, info: dict) -> None:
+        """Once, before the first batch: ``epochs``, ``steps_per_epoch``, ``run_dir``, ``class_names`` ..."""
+
+    def on_batch(self, epoch: int, step: int, steps: int, logs: dict[str, float]) -> None:
+        """After each training batch (0-based ``epoch`` and ``step``; ``steps`` per epoch)."""
+
+    def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        """After each epoch, with training and validation metrics and ``lr``."""
+
+    def on_message(self, text: str) -> None:
+        """A line for a log pane or the terminal."""
+
+    def on_progress(self, done: int, total: int, what: str) -> None:
+        """Progress of a phase that is not training (loading, evaluating, predicting)."""
+
+
+class NullReporter:
+    """A reporter that ignores everything; subclass it and override what you need."""
+
+    def on_start(self, info: dict) -> None:
+        pass
+
+    def on_batch(self, epoch: int, step: int, steps: int, logs: dict[str, float]) -> None:
+        pass
+
+    def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        pass
+
+    def on_message(self, text: str) -> None:
+        pass
+
+    def on_progress(self, done: int, total: int, what: str) -> None:
+        pass
+
+
+class CancelToken:
+    """Stop and pause requests from another thread.
+
+    ``cancel()`` asks the job to stop at the next batch; ``pause()``/``resume()`` hold it between
+    batches. A paused job still notices ``cancel()``.
+    """
+
+    def __init__(self) -> None:
+        self._cancel = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._running.set()  # wake a paused job so it can stop
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def pause(self) -> None:
+        if not self.cancelled:
+            self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self, poll: float = 0.1) -> None:
+        """Block the calling (job) thread while paused; return at once if running or cancelled."""
+        while not self._running.wait(poll):
+            if self.cancelled:
+                return
+
+
+class Cancelled(Exception):
+    """Raised inside a job when it notices the cancel token outside a Keras loop."""

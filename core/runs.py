@@ -1,0 +1,196 @@
+"""The run store: one folder per training run in the workspace.
+
+Layout of a run folder (every file written atomically, see core/atomic.py)::
+
+    config.json       the TrainConfig the run was started with
+    status.json       state (running / finished / stopped / failed / interrupted), epochs done, times, error
+    dataset.json      the dataset's description (classes, shape, counts, skipped files)
+    history.csv       one row per finished epoch: epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds
+    model.keras/.json the best model (highest validation accuracy) and its card
+    last.keras/.json  the model after the last trained epoch and its card
+    backup/           Keras BackupAndRestore state, for resuming an interrupted run
+    evaluation.npz    test-set labels and probabilities (for the gallery)
+    metrics.json      test accuracy, loss, per-class report, confusion matrix
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core import atomic, paths
+from core.errors import RunError
+
+STATES = ("running", "finished", "stopped", "failed", "interrupted")
+HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+
+
+def _slug(text: str) -> str:
+    text = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
+    return text[:40] or "run"
+
+
+def create_run(config: dict[str, Any], dataset_name: str, workspace: Path | None = None) -> Path:
+    """Make a new, uniquely named run folder and write its config and initial status."""
+    root = paths.runs_dir(workspace)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{_slug(config.get('model', 'model'))}-{_slug(Path(dataset_name).name or dataset_name)}"
+    for i in range(1000):
+        run_dir = root / (base if i == 0 else f"{base}-{i}")
+        try:
+            run_dir.mkdir()
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - a thousand runs in one second
+        raise RunError(f"Could not create a run folder in {root}")
+    atomic.write_json(run_dir / "config.json", config)
+    write_status(run_dir, state="running", started=_now(), pid=os.getpid(), epochs_done=0)
+    return run_dir
+
+
+def _now() -> str:
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def write_status(run_dir: Path, **fields: Any) -> dict[str, Any]:
+    """Merge ``fields`` into status.json (atomically) and return the new status."""
+    status = read_status(run_dir) if (run_dir / "status.json").exists() else {}
+    status.update(fields)
+    status["updated"] = _now()
+    atomic.write_json(run_dir / "status.json", status)
+    return status
+
+
+def read_status(run_dir: Path) -> dict[str, Any]:
+    try:
+        status = atomic.read_json(run_dir / "status.json")
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunError(f"The status file of run {run_dir.name} cannot be read.", detail=str(exc)) from exc
+    if status.get("state") == "running" and not _pid_alive(status.get("pid")):
+        status["state"] = "interrupted"
+    return status
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+class HistoryWriter:
+    """Keeps the per-epoch history and rewrites history.csv atomically after each epoch."""
+
+    def __init__(self, run_dir: Path, rows: list[dict[str, float]] | None = None) -> None:
+        self.path = run_dir / "history.csv"
+        self.rows: list[dict[str, float]] = list(rows or [])
+
+    def append(self, row: dict[str, float]) -> None:
+        self.rows.append(dict(row))
+        extra = sorted({k for r in self.rows for k in r} - set(HISTORY_FIELDS))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=[*HISTORY_FIELDS, *extra], extrasaction="ignore")
+        writer.writeheader()
+        for r in self.rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+        atomic.write_text(self.path, buf.getvalue())
+
+
+def read_history(run_dir: Path) -> list[dict[str, float]]:
+    """Rows of history.csv as floats; a damaged trailing line is ignored, not fatal."""
+    path = run_dir / "history.csv"
+    if not path.exists():
+        return []
+    rows: list[dict[str, float]] = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for raw in csv.DictReader(fh):
+            try:
+                rows.append({k: float(v) for k, v in raw.items() if k and v not in ("", None)})
+            except (TypeError, ValueError):
+                break
+    return rows
+
+
+@dataclass
+class RunInfo:
+    path: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    status: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def state(self) -> str:
+        return self.status.get("state", "unknown")
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / "model.keras"
+
+
+def read_run(run_dir: str | Path) -> RunInfo:
+    """Everything known about a run; damaged files are listed in ``problems``, never raised."""
+    run_dir = Path(run_dir)
+    info = RunInfo(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"There is no run folder at {run_dir}.")
+    for name, attr in (("config.json", "config"), ("metrics.json", "metrics")):
+        p = run_dir / name
+        if not p.exists():
+            if name == "config.json":
+                info.problems.append("config.json is missing")
+            continue
+        try:
+            setattr(info, attr, atomic.read_json(p))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            info.problems.append(f"{name} cannot be read ({exc.__class__.__name__})")
+    try:
+        info.status = read_status(run_dir)
+    except RunError as exc:
+        info.problems.append(str(exc))
+    if info.state in ("finished", "stopped") and not info.model_path.exists():
+        info.problems.append("model.keras is missing")
+    return info
+
+
+def list_runs(workspace: Path | None = None) -> list[RunInfo]:
+    """All runs in the workspace, newest first."""
+    root = paths.runs_dir(workspace)
+    if not root.is_dir():
+        return []
+    runs = [read_run(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(runs, key=lambda r: r.name, reverse=True)
+
+
+def resolve_run(name_or_path: str, workspace: Path | None = None) -> Path:
+    """A run given as a folder path or as a folder name inside the workspace."""
+    p = Path(name_or_path).expanduser()
+    if p.is_dir():
+        return p
+    candidate = paths.runs_dir(workspace) / name_or_path
+    if candidate.is_dir():
+        return candidate
+    raise RunError(
+        f"No run called '{name_or_path}'. Give a run folder, or one of the names that "
+        f"'python main.py runs' lists (workspace: {paths.runs_dir(workspace)})."
+    )

@@ -1,0 +1,41 @@
+"""Shared test set-up: no screen, no downloads, a private workspace and Keras home per test."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Before anything imports Qt or TensorFlow.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _private_homes(tmp_path_factory, monkeypatch):
+    """Every test gets its own workspace and Keras cache, so nothing leaks between tests or to ~."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("CNN_WORKBENCH_HOME", str(home / "workspace"))
+    monkeypatch.setenv("KERAS_HOME", str(home / "keras"))
+    yield
+
+
+@pytest.fixture
+def tiny_arrays():
+    """A tiny learnable problem: 16x16 grey images of 3 classes (bright quadrant = class)."""
+    rng = np.random.default_rng(0)
+    n = 60
+    y = np.arange(n) % 3
+    x = rng.integers(0, 40, size=(n, 16, 16, 1)).astype(np.uint8)
+    for i, c in enumerate(y):
+        r, col = divmod(int(c), 2)
+        x[i, r * 8 : r * 8 + 8, col * 8 : col * 8 + 8, 0] += 200
+    return x, y.astype(np.int32)

@@ -1,0 +1,187 @@
+"""Training on tiny in-memory data: run folder contents, cancel, pause, schedules, failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from core import cards, runs
+from core.datasets.base import Dataset, Split
+from core.errors import ModelError, WorkbenchError
+from core.reporting import CancelToken, NullReporter
+from core.training import TrainConfig, make_augmenter, step_decay, train
+
+
+@pytest.fixture
+def tiny_dataset(tiny_arrays):
+    x, y = tiny_arrays
+    return Dataset(
+        name="tiny",
+        title="tiny quadrants",
+        class_names=["top-left", "top-right", "bottom-left"],
+        image_shape=(16, 16, 1),
+        train=Split(y[:36], images=x[:36]),
+        val=Split(y[36:48], images=x[36:48]),
+        test=Split(y[48:], images=x[48:]),
+    )
+
+
+class Recorder(NullReporter):
+    def __init__(self):
+        self.batches, self.epochs, self.messages, self.start = [], [], [], None
+
+    def on_start(self, info):
+        self.start = info
+
+    def on_batch(self, epoch, step, steps, logs):
+        self.batches.append((epoch, step, steps, logs))
+
+    def on_epoch(self, epoch, logs):
+        self.epochs.append((epoch, logs))
+
+    def on_message(self, text):
+        self.messages.append(text)
+
+
+def config(**kw):
+    base = dict(dataset="tiny", model="simple-cnn-1", epochs=2, batch_size=8, learning_rate=3e-3)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_run_folder_holds_everything_and_saved_model_is_the_reported_one(tiny_dataset, tmp_path):
+    import keras
+
+    rec = Recorder()
+    result = train(config(), rec, workspace=tmp_path, dataset=tiny_dataset)
+    run = result.run_dir
+    assert result.state == "finished" and result.epochs_done == 2
+    for name in ("config.json", "status.json", "dataset.json", "history.csv", "model.keras", "model.json"):
+        assert (run / name).exists(), name
+    for name in ("last.keras", "last.json", "evaluation.npz", "metrics.json"):
+        assert (run / name).exists(), name
+    status = runs.read_status(run)
+    assert status["state"] == "finished" and status["epochs_done"] == 2
+    assert [r["epoch"] for r in runs.read_history(run)] == [1.0, 2.0]
+    assert all("val_accuracy" in r and "lr" in r for r in runs.read_history(run))
+    card = cards.read_card(run / "model.keras")
+    assert card["class_names"] == tiny_dataset.class_names and card["input_shape"] == [16, 16, 1]
+    assert card["metrics"]["test_accuracy"] == pytest.approx(result.test_accuracy)
+    # Reporter saw every batch of every epoch: 36 images / batch 8 = 5 steps.
+    assert rec.start["steps_per_epoch"] == 5
+    assert [(e, s) for e, s, _, _ in rec.batches] == [(e, s) for e in range(2) for s in range(5)]
+    assert all(isinstance(v, float) for _, _, _, logs in rec.batches for v in logs.values())
+    # The saved model maps raw pixels to probabilities and reproduces the reported test accuracy.
+    model = keras.models.load_model(run / "model.keras", safe_mode=True)
+    probs = model.predict_on_batch(tiny_dataset.test.images.astype("float32"))
+    assert np.allclose(probs.sum(1), 1, atol=1e-4)
+    assert np.mean(probs.argmax(1) == tiny_dataset.test.labels) == pytest.approx(result.test_accuracy)
+
+
+def test_cancel_is_honoured_within_one_batch(tiny_dataset, tmp_path):
+    cancel = CancelToken()
+
+    class CancelAtThird(Recorder):
+        def on_batch(self, epoch, step, steps, logs):
+            super().on_batch(epoch, step, steps, logs)
+            if len(self.batches) == 3:
+                cancel.cancel()
+
+    rec = CancelAtThird()
+    result = train(config(epochs=50, batch_size=4), rec, cancel, workspace=tmp_path, dataset=tiny_dataset)
+    assert len(rec.batches) == 3  # not one batch more after the cancel
+    assert result.state == "stopped"
+    assert runs.read_status(result.run_dir)["state"] == "stopped"
+    assert (result.run_dir / "model.keras").exists()  # what was trained is kept
+
+
+def test_cancel_after_an_epoch_keeps_best_epoch(tiny_dataset, tmp_path):
+    cancel = CancelToken()
+
+    class CancelInSecondEpoch(Recorder):
+        def on_batch(self, epoch, step, steps, logs):
+            super().on_batch(epoch, step, steps, logs)
+            if epoch == 1 and step == 1:
+                cancel.cancel()
+
+    rec = CancelInSecondEpoch()
+    result = train(config(epochs=10), rec, cancel, workspace=tmp_path, dataset=tiny_dataset)
+    assert result.epochs_done == 1 and result.best_epoch == 1
+    assert len(runs.read_history(result.run_dir)) == 1  # the half epoch is not recorded
+
+
+def test_pause_holds_training_until_resume(tiny_dataset, tmp_path):
+    cancel = CancelToken()
+    times = []
+
+    class PauseAtSecond(Recorder):
+        def on_batch(self, epoch, step, steps, logs):
+            super().on_batch(epoch, step, steps, logs)
+            times.append(time.perf_counter())
+            if len(self.batches) == 2:
+                cancel.pause()
+                threading.Timer(0.6, cancel.resume).start()
+
+    rec = PauseAtSecond()
+    result = train(config(epochs=1), rec, cancel, workspace=tmp_path, dataset=tiny_dataset)
+    assert result.state == "finished" and len(rec.batches) == 5
+    assert times[2] - times[1] >= 0.5
+    assert "Paused." in rec.messages and "Resumed." in rec.messages
+
+
+def test_step_decay_changes_learning_rate_per_epoch(tiny_dataset, tmp_path):
+    cfg = config(epochs=3, schedule="step", step_epochs=1, step_factor=0.5, learning_rate=0.01)
+    result = train(cfg, workspace=tmp_path, dataset=tiny_dataset)
+    lrs = [r["lr"] for r in runs.read_history(result.run_dir)]
+    assert lrs == pytest.approx([0.01, 0.005, 0.0025])
+    assert step_decay(cfg, 2) == pytest.approx(0.0025)
+
+
+def test_cosine_schedule_decreases(tiny_dataset, tmp_path):
+    result = train(config(epochs=3, schedule="cosine"), workspace=tmp_path, dataset=tiny_dataset)
+    lrs = [r["lr"] for r in result.history]
+    assert lrs[0] > lrs[1] > lrs[2]
+
+
+def test_model_that_cannot_take_input_fails_before_a_run_exists(tiny_dataset, tmp_path):
+    tiny_dataset.image_shape = (4, 4, 1)
+    with pytest.raises(ModelError):
+        train(config(model="alexnet-small"), workspace=tmp_path, dataset=tiny_dataset)
+    assert runs.list_runs(tmp_path) == []
+
+
+def test_failure_during_training_marks_run_failed(tiny_dataset, tmp_path, monkeypatch):
+    import keras
+
+    def boom(*a, **k):
+        raise RuntimeError("simulated crash in fit")
+
+    monkeypatch.setattr(keras.Model, "fit", boom)
+    with pytest.raises(WorkbenchError, match="simulated crash"):
+        train(config(), workspace=tmp_path, dataset=tiny_dataset)
+    (run,) = runs.list_runs(tmp_path)
+    assert run.state == "failed" and "simulated crash" in run.status["error"]
+
+
+def test_invalid_settings_are_explained():
+    with pytest.raises(WorkbenchError, match="learning rate"):
+        config(learning_rate=0).validate()
+    with pytest.raises(WorkbenchError, match="optimizer"):
+        config(optimizer="adamw2").validate()
+
+
+def test_config_round_trips_through_dict():
+    cfg = config(model_options={"dropout": 0.3}, augment_flip=True)
+    assert TrainConfig.from_dict({**cfg.to_dict(), "unknown_key": 1}) == cfg
+
+
+def test_augmenter_changes_pixels_not_shapes(tiny_arrays):
+    x, _ = tiny_arrays
+    aug = make_augmenter(config(augment_flip=True, augment_rotation=30, augment_zoom=0.2))
+    out = np.asarray(aug(x[:8].astype("float32"), training=True))
+    assert out.shape == (8, 16, 16, 1)
+    assert not np.allclose(out, x[:8])
+    assert make_augmenter(config()) is None
