@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 
-.PHONY: run test test-slow lint format bench setup clean soak
+.PHONY: run test test-slow lint format bench setup clean weights
 
 run: $(STAMP)
 	$(PY) main.py $(ARGS)
@@ -39,3 +39,7 @@ $(STAMP): pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info
+
+# The model shipped in weights/ so Predict works on first launch; its card records this command.
+weights: $(STAMP)
+	$(PY) main.py train --dataset mnist-sample --model simple-cnn-2 --epochs 12 --save-model weights/mnist-sample-simple-cnn-2.keras

@@ -29,8 +29,11 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644  # mkstemp makes 0600
         yield tmp_path
         _fsync_file(tmp_path)
+        with contextlib.suppress(OSError):
+            os.chmod(tmp_path, mode)
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -12,6 +12,7 @@ import os
 import shlex
 import sys
 import time
+from pathlib import Path
 
 from core import __version__
 from core.errors import WorkbenchError
@@ -162,8 +163,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print("interrupted", file=sys.stderr)
         return 130
+    if args.save_model:
+        target = _copy_model(result.model_path, Path(args.save_model))
+        print(f"model and card copied to {target} and {target.with_suffix('.json')}", file=sys.stderr)
     print(result.summary_line(), flush=True)
     return 0
+
+
+def _copy_model(source: Path, target: Path) -> Path:
+    """Copy a model and its card (atomically each) to ``target`` (a .keras path or a folder)."""
+    from core import atomic, cards
+
+    if target.is_dir() or not target.suffix:
+        target = target / source.name
+    if target.suffix != ".keras":
+        raise WorkbenchError(f"--save-model needs a .keras file name or a folder, not {target}")
+    atomic.write_bytes(target, source.read_bytes())
+    card = cards.read_card(source)
+    if card is not None:
+        cards.write_card(target, card)
+    return target
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -313,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--limit", type=int, default=None, help="use at most this many training images")
     t.add_argument("--name", default="", help="a label for the run")
+    t.add_argument("--save-model", metavar="PATH", help="also copy the best model and its card to PATH (.keras)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="evaluate a run's model on its test set")

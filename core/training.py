@@ -217,6 +217,7 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps):
             self.best_epoch: int | None = None
             self.best_weights = None
             self.epochs_done = 0
+            self.batches_this_epoch = 0
 
         def _check_cancel(self) -> None:
             if cancel.paused:
@@ -231,10 +232,12 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps):
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch
             self.epoch_start = time.perf_counter()
+            self.batches_this_epoch = 0
             if config.schedule == "step":
                 self.model.optimizer.learning_rate = step_decay(config, epoch)
 
         def on_train_batch_end(self, batch, logs=None):
+            self.batches_this_epoch += 1
             reporter.on_batch(self.epoch, batch, steps, _floats(logs))
             self._check_cancel()
 
@@ -244,7 +247,7 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps):
 
         def on_epoch_end(self, epoch, logs=None):
             logs = _floats(logs)
-            if cancel.cancelled and "val_loss" not in logs and config.validation_split > 0:
+            if cancel.cancelled and self.batches_this_epoch < steps:
                 return  # a cancelled, half-done epoch is not recorded
             logs["lr"] = current_lr(self.model.optimizer)
             logs["seconds"] = time.perf_counter() - self.epoch_start
@@ -380,6 +383,7 @@ def _train_in_run(config, dataset, run_dir, reporter, cancel, started, command, 
         steps_per_epoch=steps,
         validation_data=val_ds,
         callbacks=callbacks,
+        shuffle=False,  # the pipeline shuffles; this silences Keras' warning
         verbose=0,
     )
     state = "stopped" if cancel.cancelled else "finished"
@@ -426,5 +430,4 @@ def _train_in_run(config, dataset, run_dir, reporter, cancel, started, command, 
         model_path=run_dir / "model.keras",
         seconds=seconds,
     )
-    reporter.on_message(result.summary_line())
     return result

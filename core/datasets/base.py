@@ -141,5 +141,37 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.flatnonzero(mask), held_idx
 
 
+def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of exactly ``min(n, len(labels))`` rows, every class in proportion, reproducibly.
+
+    Classes get their share of ``n`` rounded by largest remainder, so the total is exact (unlike
+    rounding each class on its own); when ``n`` allows, every class keeps at least one row.
+    """
+    labels = np.asarray(labels)
+    if n >= len(labels):
+        return np.arange(len(labels))
+    if n <= 0:
+        return np.zeros(0, int)
+    classes, sizes = np.unique(labels, return_counts=True)
+    quota = sizes * (n / len(labels))
+    take = np.floor(quota).astype(int)
+    if n >= len(classes):
+        take = np.maximum(take, 1)
+    # Hand out what rounding down left over (or take back what the minimum of one added),
+    # largest remainders first, never more than a class has.
+    order = np.argsort(-(quota - np.floor(quota)), kind="stable")
+    while take.sum() < n:
+        for k in order:
+            if take.sum() < n and take[k] < sizes[k]:
+                take[k] += 1
+    while take.sum() > n:
+        for k in order[::-1]:
+            if take.sum() > n and take[k] > 1:
+                take[k] -= 1
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(labels == cls))[:k] for cls, k in zip(classes, take, strict=True)]
+    return np.sort(np.concatenate(picked))
+
+
 def as_path(p: str | Path) -> Path:
     return Path(p).expanduser()

@@ -41,3 +41,12 @@ def test_temp_file_keeps_suffix_for_keras(tmp_path):
     seen = []
     atomic.write_with(tmp_path / "model.keras", lambda p: (seen.append(p.suffix), p.write_bytes(b"x")))
     assert seen == [".keras"]
+
+
+def test_new_files_are_not_private_and_existing_modes_kept(tmp_path):
+    fresh = tmp_path / "fresh.json"
+    atomic.write_json(fresh, {})
+    assert fresh.stat().st_mode & 0o777 == 0o644
+    fresh.chmod(0o600)
+    atomic.write_json(fresh, {"b": 2})
+    assert fresh.stat().st_mode & 0o777 == 0o600

@@ -1,0 +1,227 @@
+"""Reading image files and turning them into model input, with Pillow and numpy only.
+
+Every model in the app takes raw 0-255 pixels of a fixed ``(height, width, channels)`` with one
+(grayscale) or three (RGB) channels, and rescales them itself. This module gets any image a person
+may point at into that form:
+
+* :func:`open_image` reads a file, refuses what is not a usable image with an :class:`ImageError`
+  whose message is a short reason for a person ("file is empty (0 bytes)"), applies the EXIF
+  orientation a camera recorded and keeps the first frame of an animation;
+* :func:`to_model_input` converts whatever colour mode the file had (palette, 16-bit, CMYK, with or
+  without alpha, 1-bit) to 8-bit grayscale or RGB and resizes it;
+* :func:`load_for_model` does both and also returns an RGB copy for display.
+
+Transparent pixels are flattened onto white, not black: drawings and icons with transparency are
+drawn to be seen on a light background, and Pillow's plain ``convert("RGB")`` would drop alpha and
+reveal whatever colour happened to be stored under it (often black).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.errors import ImageError
+
+#: Images with more pixels than this are refused before being decoded (a decompression bomb: a
+#: small file that expands to gigabytes). 50 megapixels covers every camera most people own.
+MAX_PIXELS = 50_000_000
+
+WHITE = (255, 255, 255)
+
+# How a file starts when it claims to be an image Pillow can read; used to tell "not an image at
+# all" from "an image whose data is cut short or damaged" when Pillow cannot identify it.
+_SIGNATURES = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",  # JPEG
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",  # BMP
+    b"II*\x00",  # TIFF, little-endian
+    b"MM\x00*",  # TIFF, big-endian
+)
+
+_ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
+
+# Errors Pillow raises while decoding damaged data (a truncated stream is an OSError, a broken PNG
+# chunk a SyntaxError, odd headers ValueError/EOFError, ...).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError)
+
+
+def _looks_like_image(head: bytes) -> bool:
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    return any(head.startswith(sig) for sig in _SIGNATURES)
+
+
+def _too_large(pixels: int) -> ImageError:
+    return ImageError(
+        f"image is too large ({pixels / 1e6:.3g} megapixels; the limit is {MAX_PIXELS / 1e6:.3g})",
+        detail=f"{pixels} pixels > MAX_PIXELS = {MAX_PIXELS}",
+    )
+
+
+def open_image(path: str | Path, *, min_size: int | None = None) -> Image.Image:
+    """Read an image file fully into memory, upright and as a single frame.
+
+    Raises :class:`ImageError` whose message is only the reason ("not an image file", "file is
+    empty (0 bytes)", "image is truncated or corrupt", "image is too large (...)", "file not
+    found", ...); callers add the file name where they show it. ``detail`` holds the path and
+    Pillow's own words.
+
+    ``min_size`` lets JPEG files decode at a reduced scale (1/2, 1/4 or 1/8) as long as both sides
+    stay at least ``min_size`` pixels: several times faster for camera photos that are about to be
+    shrunk to a small model input anyway. The returned image is then smaller than the file.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+            if not head:
+                raise ImageError("file is empty (0 bytes)", detail=str(path))
+            fh.seek(0)
+            return _upright(_decode(fh, head, path, min_size))
+    except FileNotFoundError as exc:
+        raise ImageError("file not found", detail=f"{path}: {exc}") from exc
+    except IsADirectoryError as exc:
+        raise ImageError("this is a folder, not an image file", detail=str(path)) from exc
+    except PermissionError as exc:
+        raise ImageError("permission denied: the file cannot be read", detail=f"{path}: {exc}") from exc
+    except ImageError:
+        raise
+    except OSError as exc:  # a read error of the disk or network share, not of the image data
+        raise ImageError("the file cannot be read", detail=f"{path}: {exc}") from exc
+
+
+def _decode(fh, head: bytes, path: Path, min_size: int | None) -> Image.Image:
+    try:
+        img = Image.open(fh)
+    except Image.DecompressionBombError as exc:  # Pillow's own, far higher, limit
+        match = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _too_large(int(match.group(1)) if match else MAX_PIXELS + 1) from exc
+    except UnidentifiedImageError as exc:
+        reason = "image is truncated or corrupt" if _looks_like_image(head) else "not an image file"
+        raise ImageError(reason, detail=f"{path}: {exc}") from exc
+    except _DECODE_ERRORS as exc:
+        raise ImageError("image is truncated or corrupt", detail=f"{path}: {exc}") from exc
+
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise _too_large(width * height)
+    if width <= 0 or height <= 0:
+        raise ImageError("image is truncated or corrupt", detail=f"{path}: size {img.size}")
+    try:
+        # A freshly opened file is at its first frame, so an animation yields its first frame.
+        if min_size and img.format == "JPEG":
+            img.draft(img.mode, (min_size, min_size))
+        img.load()
+    except _DECODE_ERRORS as exc:
+        raise ImageError("image is truncated or corrupt", detail=f"{path}: {exc}") from exc
+    return img
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says, detached from the file (a plain copy)."""
+    try:
+        upright = ImageOps.exif_transpose(img)
+    except _DECODE_ERRORS:  # damaged EXIF data must not cost an otherwise good picture
+        upright = None
+    return upright if upright is not None else img.copy()
+
+
+def _scale_to_8bit(img: Image.Image) -> Image.Image:
+    """A single-channel image with more than 8 bits ('I;16*', 'I', 'F') as 'L', scaled, not clipped.
+
+    Pillow's own ``convert("L")`` clips these at 255, which turns almost every 16-bit photo white.
+    16-bit data maps 0..65535 to 0..255. 32-bit integers and floats hold whatever the writer chose,
+    so their range decides: data already within 0..255 is kept, 0..65535 is treated as 16-bit,
+    floats within 0..1 are scaled by 255, and anything else is stretched from its minimum to its
+    maximum.
+    """
+    data = np.asarray(img).astype(np.float64)
+    if data.size == 0:
+        return Image.new("L", img.size)
+    lo, hi = float(np.nanmin(data)), float(np.nanmax(data))
+    if img.mode.startswith("I;16"):
+        scaled = data / 257.0
+    elif img.mode == "F" and lo >= 0.0 and hi <= 1.0:
+        scaled = data * 255.0
+    elif lo >= 0.0 and hi <= 255.0:
+        scaled = data
+    elif img.mode == "I" and lo >= 0.0 and hi <= 65535.0:
+        scaled = data / 257.0
+    else:
+        scaled = (data - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(data)
+    scaled = np.nan_to_num(scaled, nan=0.0)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+
+
+def _flatten_alpha(img: Image.Image) -> Image.Image:
+    """An 'RGBA' image composited onto white, as 'RGB'."""
+    background = Image.new("RGBA", img.size, (*WHITE, 255))
+    return Image.alpha_composite(background, img).convert("RGB")
+
+
+def to_8bit(img: Image.Image, channels: int) -> Image.Image:
+    """``img`` as 8-bit 'L' (``channels == 1``) or 'RGB' (``channels == 3``), alpha flattened onto white.
+
+    Handles every mode Pillow opens: '1', 'L', 'LA', 'La', 'P' (with or without transparency),
+    'PA', 'RGB', 'RGBA', 'RGBa', 'RGBX', 'CMYK', 'YCbCr', 'I;16' variants, 'I' and 'F'.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, not {channels}")
+    target = "L" if channels == 1 else "RGB"
+    mode = img.mode
+    try:
+        if mode in ("I", "F") or mode.startswith("I;16"):
+            img = _scale_to_8bit(img)
+        elif mode in _ALPHA_MODES or "transparency" in img.info:
+            # 'LA', 'La', 'PA', 'RGBA', 'RGBa', and 'P'/'L'/'RGB' with a transparent colour key.
+            img = _flatten_alpha(img.convert("RGBA"))
+        elif mode not in ("L", "RGB"):
+            # '1', 'P', 'CMYK', 'YCbCr', 'RGBX', 'HSV', ...: go through RGB so colours survive
+            # (a palette converted straight to 'L' would be fine too, but CMYK -> 'L' is not).
+            img = img.convert("RGB")
+        return img if img.mode == target else img.convert(target)
+    except ValueError as exc:  # "conversion from LAB to RGB not supported" and the like
+        raise ImageError(f"unsupported colour mode {mode!r}", detail=str(exc)) from exc
+
+
+def to_display(img: Image.Image) -> Image.Image:
+    """An 8-bit RGB copy for showing on screen (same conversion the model input gets, no resize)."""
+    out = to_8bit(img, 3)
+    return out.copy() if out is img else out
+
+
+def to_model_input(img: Image.Image, input_shape: tuple[int, int, int]) -> np.ndarray:
+    """``img`` as a uint8 array of ``input_shape`` (height, width, channels) for a model.
+
+    The image is stretched to the model's size (aspect ratio not kept), as Keras'
+    ``image_dataset_from_directory`` and ``tf.image.resize`` do when a model is trained, so a
+    picture looks to the model the way its training pictures did.
+
+    Resampling is ``BILINEAR``: upsizing a small image matches the bilinear interpolation of the
+    training pipelines, and when shrinking Pillow widens the filter with the scale factor, so
+    large photos are averaged over the area each output pixel covers rather than aliased (unlike
+    LANCZOS it adds no ringing halos around edges). ``reducing_gap`` first shrinks huge images by
+    fast whole-pixel box averaging down to three times the target, which costs nothing visible.
+    """
+    height, width, channels = (int(v) for v in input_shape)
+    if height <= 0 or width <= 0:
+        raise ValueError(f"invalid input shape {tuple(input_shape)}")
+    img = to_8bit(img, channels)
+    if img.size != (width, height):
+        img = img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    arr = np.asarray(img, dtype=np.uint8)
+    if channels == 1:
+        arr = arr[:, :, np.newaxis]
+    return np.ascontiguousarray(arr)
+
+
+def load_for_model(path: str | Path, input_shape: tuple[int, int, int]) -> tuple[Image.Image, np.ndarray]:
+    """``(original, model_input)``: the upright image as RGB for display, and :func:`to_model_input`."""
+    img = open_image(path)
+    return to_8bit(img, 3), to_model_input(img, input_shape)
