@@ -74,15 +74,7 @@ def _test_batches(split, image_shape, batch_size: int):
     """Batches of (float images, labels, row indices); undecodable files are dropped, not fatal."""
     import tensorflow as tf
 
-    idx = np.arange(len(split), dtype=np.int64)
-    if split.in_memory:
-        ds = tf.data.Dataset.from_tensor_slices((split.images, split.labels, idx))
-    else:
-        from core.datasets.folder import decode_image_file
-
-        ds = tf.data.Dataset.from_tensor_slices((list(split.paths), split.labels, idx))
-        ds = ds.map(lambda p, y, i: (decode_image_file(p, image_shape), y, i), num_parallel_calls=tf.data.AUTOTUNE)
-        ds = ds.ignore_errors()
+    ds = split.tf_dataset(image_shape, with_index=True)
     return ds.batch(batch_size).map(lambda x, y, i: (tf.cast(x, tf.float32), y, i)).prefetch(2)
 
 
@@ -95,7 +87,10 @@ def evaluate(
     cancel: CancelToken | None = None,
 ) -> Evaluation:
     """Predict the test split with ``model`` and compute every metric."""
+    from core.inference import compiled_call
+
     reporter = reporter or NullReporter()
+    predict = compiled_call(model, dataset.image_shape)
     split = dataset.test
     total = len(split)
     probs, labels, rows = [], [], []
@@ -103,7 +98,7 @@ def evaluate(
     for x, y, i in _test_batches(split, dataset.image_shape, batch_size):
         if cancel is not None and cancel.cancelled:
             break
-        probs.append(np.asarray(model.predict_on_batch(x), dtype=np.float32))
+        probs.append(np.asarray(predict(x), dtype=np.float32))
         labels.append(y.numpy())
         rows.append(i.numpy())
         done += len(y)

@@ -295,6 +295,22 @@ def _fmt_shape(dims: Sequence[int | None]) -> str:
 # Predicting
 
 
+def compiled_call(model: keras.Model, input_shape: Sequence[int]):
+    """``model(x, training=False)`` as a ``tf.function`` traced once for any batch size.
+
+    Its input signature fixes everything but the batch dimension, so a last, smaller batch does
+    not trigger a retrace (``predict_on_batch`` would). Used by :class:`Predictor` and evaluation.
+    """
+    import tensorflow as tf
+
+    spec = tf.TensorSpec(shape=(None, *input_shape), dtype=tf.float32)
+
+    def call(x):
+        return model(x, training=False)
+
+    return tf.function(call, input_signature=[spec], reduce_retracing=True)
+
+
 class Predictor:
     """Fast repeated prediction with one model.
 
@@ -304,19 +320,11 @@ class Predictor:
     """
 
     def __init__(self, loaded: LoadedModel, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
-        import tensorflow as tf
-
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.loaded = loaded
         self.batch_size = int(batch_size)
-        model = loaded.model
-        spec = tf.TensorSpec(shape=(None, *loaded.input_shape), dtype=tf.float32)
-
-        def call(x):
-            return model(x, training=False)
-
-        self._call = tf.function(call, input_signature=[spec], reduce_retracing=True)
+        self._call = compiled_call(loaded.model, loaded.input_shape)
         self._warm = False
 
     @property

@@ -28,11 +28,16 @@ class SkippedFile:
 
 @dataclass
 class Split:
-    """Labels plus either ``images`` (uint8, N x H x W x C) or ``paths`` (image files)."""
+    """Labels plus either ``images`` (uint8, N x H x W x C) or ``paths`` (image files).
+
+    ``orientations`` (paths only, optional): the EXIF orientation (1-8) of each file, applied when
+    it is decoded so photos train upright, as prediction shows them.
+    """
 
     labels: np.ndarray
     images: np.ndarray | None = None
     paths: list[str] | None = None
+    orientations: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.int32)
@@ -56,24 +61,33 @@ class Split:
         indices = np.asarray(indices)
         if self.images is not None:
             return Split(self.labels[indices], images=self.images[indices])
-        return Split(self.labels[indices], paths=[self.paths[i] for i in indices])
+        orientations = None if self.orientations is None else self.orientations[indices]
+        return Split(self.labels[indices], paths=[self.paths[i] for i in indices], orientations=orientations)
 
-    def tf_dataset(self, image_shape: tuple[int, int, int]):
-        """Unbatched ``tf.data.Dataset`` of ``(uint8 image of image_shape, int32 label)``."""
+    def tf_dataset(self, image_shape: tuple[int, int, int], *, with_index: bool = False):
+        """Unbatched ``tf.data.Dataset`` of ``(uint8 image of image_shape, int32 label)``.
+
+        With ``with_index`` each element also carries its row in this split, so results stay
+        matched to files when a file that passed the scan fails to decode and is dropped.
+        """
         import tensorflow as tf
 
+        index = np.arange(len(self), dtype=np.int64)
         if self.images is not None:
-            return tf.data.Dataset.from_tensor_slices((self.images, self.labels))
-        from core.datasets.folder import decode_image_file  # local: folders only
+            ds = tf.data.Dataset.from_tensor_slices((self.images, self.labels, index))
+        else:
+            from core.datasets.folder import decode_image_file  # local: folders only
 
-        ds = tf.data.Dataset.from_tensor_slices((list(self.paths), self.labels))
-        ds = ds.map(
-            lambda p, y: (decode_image_file(p, image_shape), y),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
-        # A file that passed the scan but fails to decode (truncated mid-way) is dropped, not fatal.
-        return ds.ignore_errors()
+            orientations = self.orientations if self.orientations is not None else np.ones(len(self), np.int32)
+            ds = tf.data.Dataset.from_tensor_slices((list(self.paths), orientations, self.labels, index))
+            ds = ds.map(
+                lambda p, o, y, i: (decode_image_file(p, image_shape, o), y, i),
+                num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True,
+            )
+            # A file that passed the scan but fails to decode (truncated mid-way) is dropped, not fatal.
+            ds = ds.ignore_errors()
+        return ds if with_index else ds.map(lambda x, y, i: (x, y))
 
     def load_images(self, image_shape: tuple[int, int, int]) -> np.ndarray:
         """All images as one uint8 array (in-memory splits at once; folders decoded now)."""

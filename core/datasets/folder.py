@@ -93,6 +93,7 @@ class FolderScan:
     skipped: list[SkippedFile] = field(default_factory=list)
     typical_size: tuple[int, int] = (0, 0)  # median (height, width) of the usable images
     grayscale_images: int = 0  # how many usable images are single-channel (or a grey palette)
+    orientations: dict[str, int] = field(default_factory=dict)  # EXIF orientation of files not stored upright
 
     @property
     def num_classes(self) -> int:
@@ -199,8 +200,11 @@ def _grey_palette(img) -> bool:
     return bool(palette) and palette[0::3] == palette[1::3] == palette[2::3]
 
 
-def probe_image(path: str | Path) -> tuple[tuple[int, int], bool] | str:
-    """``((height, width), is_grey)`` from the file's header, or the reason it cannot be used.
+def probe_image(path: str | Path) -> tuple[tuple[int, int], bool, int] | str:
+    """``((height, width), is_grey, exif_orientation)`` from the file's header, or why it cannot be used.
+
+    The size is as the picture is shown, i.e. after its EXIF orientation (1-8; 1 = as stored) is
+    applied: a phone photo stored sideways reports its upright size.
 
     Reads the header only (no pixel decoding). Refuses what TensorFlow's decoder would choke on:
     formats other than PNG/JPEG/GIF/BMP/WebP whatever the extension says, animated WebP, and BMP
@@ -221,6 +225,7 @@ def probe_image(path: str | Path) -> tuple[tuple[int, int], bool] | str:
                     animated = bool(getattr(img, "is_animated", False))
                     grey = mode in GRAY_MODES or _grey_palette(img)
                     compression = img.info.get("compression", 0) if fmt == "BMP" else 0
+                    orientation = _exif_orientation(img)
             except Image.DecompressionBombError:
                 return f"image is too large (over {MAX_PIXELS / 1e6:.0f} megapixels)"
             except UnidentifiedImageError:
@@ -243,14 +248,24 @@ def probe_image(path: str | Path) -> tuple[tuple[int, int], bool] | str:
     # return the colour indices as grey) and rejects 1-bit and compressed (RLE) files.
     if fmt == "BMP" and (mode in ("1", "P") or compression not in (0, 3)):
         return "this kind of BMP (palette, 1-bit or compressed) is not supported (re-save as PNG)"
-    return (int(h), int(w)), grey
+    if orientation in (5, 6, 7, 8):  # a quarter turn: shown with width and height swapped
+        w, h = h, w
+    return (int(h), int(w)), grey, orientation
 
 
-def _probe_chunk(paths: list[Path]) -> list[tuple[tuple[int, int], bool] | str]:
+def _exif_orientation(img) -> int:
+    try:
+        value = int(img.getexif().get(0x0112, 1))
+    except Exception:  # a damaged EXIF block is no reason to skip a picture that decodes
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _probe_chunk(paths: list[Path]) -> list[tuple[tuple[int, int], bool, int] | str]:
     return [probe_image(p) for p in paths]
 
 
-def _probe_all(paths: list[Path], on_progress: Progress | None) -> list[tuple[tuple[int, int], bool] | str]:
+def _probe_all(paths: list[Path], on_progress: Progress | None) -> list[tuple[tuple[int, int], bool, int] | str]:
     """:func:`probe_image` for every path, in order, with progress after every chunk.
 
     Header parsing is GIL-bound: on a local disk threads only slow it down (measured: 2.5x slower
@@ -262,7 +277,7 @@ def _probe_all(paths: list[Path], on_progress: Progress | None) -> list[tuple[tu
     if on_progress:
         on_progress(0, total, "Scanning images")
     chunks = [paths[i : i + _PROBE_CHUNK] for i in range(0, total, _PROBE_CHUNK)]
-    results: list[tuple[tuple[int, int], bool] | str] = []
+    results: list[tuple[tuple[int, int], bool, int] | str] = []
     if not chunks:
         return results
     started = time.perf_counter()
@@ -280,10 +295,6 @@ def _probe_all(paths: list[Path], on_progress: Progress | None) -> list[tuple[tu
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     return results
-
-
-def _probe_chunk(paths: list[Path]) -> list[tuple[tuple[int, int], bool] | str]:
-    return [probe_image(p) for p in paths]
 
 
 def _split_roles(root: Path, dirs: list[Path]) -> dict[str, Path] | None:
@@ -392,12 +403,15 @@ def scan_folder(path: str | Path, *, on_progress: Progress | None = None) -> Fol
 
     files = {split: [[] for _ in class_names] for split in split_dirs}
     heights, widths, grey = [], [], 0
+    orientations: dict[str, int] = {}
     for (split, ci), f, result in zip(keys, candidates, _probe_all(candidates, on_progress), strict=True):
         if isinstance(result, str):
             skipped.append(SkippedFile(str(f), result))
             continue
-        (h, w), is_grey = result
+        (h, w), is_grey, orientation = result
         files[split][ci].append(str(f))
+        if orientation != 1:
+            orientations[str(f)] = orientation
         heights.append(h)
         widths.append(w)
         grey += is_grey
@@ -428,6 +442,7 @@ def scan_folder(path: str | Path, *, on_progress: Progress | None = None) -> Fol
         skipped=skipped,
         typical_size=typical,
         grayscale_images=grey,
+        orientations=orientations,
     )
 
 
@@ -471,7 +486,10 @@ def folder_dataset(
         labels = np.concatenate(
             [np.full(len(per_class), ci, np.int32) for ci, per_class in enumerate(scan.files[split])]
         )
-        return Split(labels, paths=paths)
+        orientations = None
+        if scan.orientations:
+            orientations = np.array([scan.orientations.get(p, 1) for p in paths], np.int32)
+        return Split(labels, paths=paths, orientations=orientations)
 
     if scan.layout == "flat":
         everything = pool("all")
@@ -536,16 +554,17 @@ _PNG_SIGNATURE = (0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A)
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, the weights of Pillow's convert("L")
 
 
-def decode_image_file(path_tensor, image_shape):
+def decode_image_file(path_tensor, image_shape, orientation=None):
     """Read one image file as a uint8 tensor of ``image_shape`` (height, width, channels 1 or 3).
 
     Built from TensorFlow ops only, for ``tf.data.Dataset.map``. Follows what
     :func:`core.images.to_model_input` does with a picture at prediction time: the first frame of
     an animation, transparency flattened onto white, grey by the ITU-R 601-2 weights (Pillow's),
-    stretched to the size (aspect ratio not kept) with antialiased bilinear resampling. One
-    difference: the EXIF orientation of camera photos is not applied (as in Keras'
-    ``image_dataset_from_directory``). An undecodable file raises at run time, which the
-    pipeline's ``ignore_errors()`` turns into a dropped element.
+    stretched to the size (aspect ratio not kept) with antialiased bilinear resampling, and turned
+    upright by ``orientation``, the EXIF orientation (1-8) the scan read from the file's header
+    (TensorFlow's decoders ignore EXIF; Keras' ``image_dataset_from_directory`` trains on phone
+    photos lying on their side). An undecodable file raises at run time, which the pipeline's
+    ``ignore_errors()`` turns into a dropped element.
 
     WebP needs care: TensorFlow's WebP decoder demands the file's own channel count (3, or 4 with
     alpha) and never a grey output, and with ``channels=0`` it crashes the process on animated WebP.
@@ -593,8 +612,32 @@ def decode_image_file(path_tensor, image_shape):
     is_webp = tf.logical_and(matches(0, b"RIFF"), matches(8, b"WEBP"))
     rgb = tf.cond(is_png, decode_png, lambda: tf.cond(is_webp, decode_webp, decode_other))
     rgb = tf.ensure_shape(rgb, [None, None, 3])
+    if orientation is not None:
+        rgb = apply_exif_orientation(rgb, orientation)
     image = tf.image.resize(rgb, (height, width), method="bilinear", antialias=True)
     if channels == 1:
         image = tf.reduce_sum(image * tf.constant(_LUMA, tf.float32), axis=-1, keepdims=True)
     image = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
     return tf.ensure_shape(image, [height, width, channels])
+
+
+def apply_exif_orientation(image, orientation):
+    """Turn an HxWxC tensor upright for EXIF ``orientation`` 1-8 (as Pillow's ``exif_transpose``)."""
+    import tensorflow as tf
+
+    def transpose():
+        return tf.transpose(image, [1, 0, 2])
+
+    branches = [
+        lambda: image,  # 0: not used (EXIF counts from 1)
+        lambda: image,  # 1: upright
+        lambda: tf.reverse(image, [1]),  # 2: mirrored left-right
+        lambda: tf.image.rot90(image, 2),  # 3: upside down
+        lambda: tf.reverse(image, [0]),  # 4: mirrored top-bottom
+        transpose,  # 5: mirrored along the main diagonal
+        lambda: tf.image.rot90(image, 3),  # 6: needs a quarter turn clockwise
+        lambda: tf.image.rot90(transpose(), 2),  # 7: mirrored along the anti-diagonal
+        lambda: tf.image.rot90(image, 1),  # 8: needs a quarter turn anticlockwise
+    ]
+    index = tf.clip_by_value(tf.cast(orientation, tf.int32), 0, 8)
+    return tf.switch_case(index, branches)

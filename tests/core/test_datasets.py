@@ -539,3 +539,33 @@ def test_animated_images(tmp_path):
     split = datasets.Split(np.array([0, 1]), paths=[str(webp), str(gif)])
     x, y = decoded(split, (12, 10, 3))
     assert y.tolist() == [1] and (x[0, 0, 0] == (255, 0, 0)).all()
+
+
+def _jpeg_with_orientation(path, orientation: int) -> None:
+    from PIL import Image
+
+    img = Image.new("RGB", (40, 20), (20, 20, 20))
+    img.paste((240, 240, 240), (0, 0, 20, 10))  # bright top-left quarter
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    img.save(path, "JPEG", quality=95, exif=exif.tobytes())
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_training_decode_turns_photos_upright_like_prediction(tmp_path, orientation):
+    """A phone photo must look the same to the model in training as in Predict (which uses EXIF)."""
+    from core.datasets import load_dataset, scan_folder
+    from core.images import load_for_model
+
+    root = tmp_path / "photos"
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        _jpeg_with_orientation(root / cls / "p.jpg", orientation)
+    scan = scan_folder(root)
+    shown = (40, 20) if orientation in (5, 6, 7, 8) else (20, 40)  # (height, width) as displayed
+    assert scan.typical_size == shown
+    ds = load_dataset(root, image_size=(shown[0], shown[1]), color_mode="rgb", test_split=0, validation_split=0)
+    x, _ = next(ds.train.tf_dataset(ds.image_shape).as_numpy_iterator())
+    _, expected = load_for_model(root / "a" / "p.jpg", ds.image_shape)
+    assert x.shape == expected.shape
+    assert np.abs(x.astype(int) - expected.astype(int)).mean() < 6
