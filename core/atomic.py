@@ -60,9 +60,13 @@ def write_json(target: str | os.PathLike, obj: Any) -> None:
     write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
-def write_with(target: str | os.PathLike, writer: Callable[[Path], None]) -> None:
-    """Let ``writer(tmp_path)`` write the file (e.g. ``model.save`` or ``np.savez``), then rename."""
-    with atomic_path(target) as tmp:
+def write_with(target: str | os.PathLike, writer: Callable[[Path], None], suffix: str | None = None) -> None:
+    """Let ``writer(tmp_path)`` write the file (e.g. ``model.save`` or ``np.savez``), then rename.
+
+    ``suffix`` is the temporary file's ending when the writer insists on one longer than the
+    target's own (Keras wants ``.weights.h5``).
+    """
+    with atomic_path(target, suffix=suffix) as tmp:
         writer(tmp)
 
 

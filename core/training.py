@@ -11,7 +11,9 @@ folder (see core/runs.py). It never imports Qt.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core import atomic, cards, runs
-from core.errors import WorkbenchError
+from core.errors import RunError, WorkbenchError
 from core.reporting import CancelToken, NullReporter, Reporter
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -55,6 +57,7 @@ class TrainConfig:
     patience: int = 5
     seed: int = 42
     limit: int | None = None  # use at most this many training images (quick experiments)
+    tensorboard: bool = True  # write TensorBoard logs in the run folder
     name: str = ""  # optional label for the run
 
     def validate(self) -> None:
@@ -199,24 +202,36 @@ def _floats(logs: dict | None) -> dict[str, float]:
     return out
 
 
-def _make_callbacks(config, reporter, cancel, run_dir, history, steps):
+BACKUP_DIR = "backup"  # inside a run folder: weights, optimizer state and epoch of the last whole epoch
+BEST_WEIGHTS = "best.weights.h5"  # inside a run folder: the best epoch's weights, for a resumed run
+
+
+def backup_epoch(run_dir: Path) -> int:
+    """The number of whole epochs the run's backup holds (0 when there is none)."""
+    meta = run_dir / BACKUP_DIR / "training_metadata.json"
+    try:
+        return int(atomic.read_json(meta)["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None):
     import keras
 
     class WorkbenchCallback(keras.callbacks.Callback):
         """Forwards progress to the reporter; turns cancel into stop flags; holds while paused.
 
-        It also keeps the best weights in memory (copied at the end of an improving epoch) so
-        Stop keeps the best model so far without writing a model file every epoch.
+        It also keeps the best weights in memory (copied at the end of an improving epoch, and
+        written to best.weights.h5 so a resumed run still knows them), so Stop keeps the best
+        model so far.
         """
 
         def __init__(self) -> None:
             super().__init__()
             self.epoch = 0
             self.epoch_start = time.perf_counter()
-            self.best_val = -math.inf
-            self.best_epoch: int | None = None
-            self.best_weights = None
-            self.epochs_done = 0
+            self.best_val, self.best_epoch, self.best_weights = best_so_far or (-math.inf, None, None)
+            self.epochs_done = len(history.rows)
             self.batches_this_epoch = 0
 
         def _check_cancel(self) -> None:
@@ -255,23 +270,73 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps):
             if score > self.best_val:
                 self.best_val, self.best_epoch = score, epoch + 1
                 self.best_weights = [w.copy() for w in self.model.get_weights()]
+                atomic.write_with(run_dir / BEST_WEIGHTS, self.model.save_weights, suffix=".weights.h5")
             self.epochs_done = epoch + 1
             history.append({"epoch": epoch + 1, **logs})
             runs.write_status(run_dir, epochs_done=epoch + 1, best_epoch=self.best_epoch)
             reporter.on_epoch(epoch, logs)
 
+    class AtomicBackup(keras.callbacks.BackupAndRestore):
+        """Keras' BackupAndRestore, but each file is replaced atomically (a kill mid-save leaves the
+        previous good backup), and the backup is kept after training so a stopped or finished run
+        can be continued. Runs after WorkbenchCallback, so a backup never holds an epoch that the
+        history does not."""
+
+        def __init__(self) -> None:
+            super().__init__(str(run_dir / BACKUP_DIR), delete_checkpoint=False)
+
+        def _save_model(self):
+            folder = Path(self.backup_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic.write_with(Path(self._weights_path), self.model.save_weights, suffix=".weights.h5")
+            atomic.write_json(
+                Path(self._training_metadata_path), {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+            )
+
+        def on_epoch_end(self, epoch, logs=None):
+            if cancel.cancelled and main.batches_this_epoch < steps:
+                return  # keep the backup of the last whole epoch
+            super().on_epoch_end(epoch, logs)
+
     main = WorkbenchCallback()
-    callbacks: list = [main, keras.callbacks.BackupAndRestore(str(run_dir / "backup"))]
+    callbacks: list = [main, AtomicBackup()]
     monitor = "val_loss" if config.validation_split > 0 else "loss"
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor, factor=0.2, patience=config.plateau_patience))
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor, patience=config.patience))
+    if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        reporter.on_message(
+            "TensorBoard is not installed, so this run writes no TensorBoard logs (pip install tensorboard)."
+        )
+    elif config.tensorboard:
+        callbacks.append(
+            keras.callbacks.TensorBoard(
+                str(run_dir / "tensorboard"), write_graph=False, profile_batch=0, update_freq="epoch"
+            )
+        )
     return main, callbacks
 
 
 # --------------------------------------------------------------------------------------------
 # The job
+
+
+def load_config_dataset(config: TrainConfig, reporter: Reporter | None = None):
+    """The dataset a config names, split exactly as that config's run saw it."""
+    from core import datasets
+
+    if reporter is not None:
+        reporter.on_message(f"Loading dataset {config.dataset} ...")
+    return datasets.load_dataset(
+        config.dataset,
+        image_size=config.image_size,
+        color_mode=config.color_mode,
+        validation_split=config.validation_split,
+        test_split=config.test_split,
+        seed=config.seed,
+        limit=config.limit,
+    )
 
 
 def train(
@@ -289,38 +354,74 @@ def train(
     :class:`~core.errors.WorkbenchError` (or a subclass) for problems a person can fix; the run
     folder, if one was made, is then marked failed with the message.
     """
-    import keras
-
-    from core import datasets, evaluation, models
+    from core import models
 
     reporter = reporter or NullReporter()
     cancel = cancel or CancelToken()
     config.validate()
     started = time.perf_counter()
-
     if dataset is None:
-        reporter.on_message(f"Loading dataset {config.dataset} ...")
-        dataset = datasets.load_dataset(
-            config.dataset,
-            image_size=config.image_size,
-            color_mode=config.color_mode,
-            validation_split=config.validation_split,
-            test_split=config.test_split,
-            seed=config.seed,
-            limit=config.limit,
-        )
+        dataset = load_config_dataset(config, reporter)
     if len(dataset.train) == 0:
         raise WorkbenchError("The dataset has no training images.")
-    models.check_input(config.model, dataset.image_shape)
+    models.check_input(config.model, dataset.image_shape, config.model_options)
     for skipped in dataset.skipped[:20]:
         reporter.on_message(f"Skipped {skipped.path}: {skipped.reason}")
     if len(dataset.skipped) > 20:
         reporter.on_message(f"... and {len(dataset.skipped) - 20} more skipped files (see dataset.json)")
 
     run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
+    return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, started, command))
+
+
+def resume_run(
+    run_dir: str | Path,
+    reporter: Reporter | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    extra_epochs: int = 0,
+    dataset=None,
+) -> RunResult:
+    """Go on with a run in its own folder: after a crash, a Stop, or (with ``extra_epochs``) a finish.
+
+    Weights, optimizer state and the epoch count come from the run's backup (its last whole
+    epoch); the history is kept up to that epoch, so curves continue without a gap or a repeat;
+    the best model so far is remembered. The learning-rate schedule follows the epoch number.
+    """
+    run_dir = Path(run_dir)
+    reporter = reporter or NullReporter()
+    cancel = cancel or CancelToken()
+    info = runs.read_run(run_dir)
+    if not info.config:
+        raise RunError(f"Run {info.name} cannot be resumed: its config.json is missing or damaged.")
+    if info.state == "running":
+        raise RunError(f"Run {info.name} is still training in another window or process.")
+    config = TrainConfig.from_dict(info.config)
+    done = backup_epoch(run_dir)
+    if extra_epochs < 0:
+        raise WorkbenchError("Extra epochs cannot be negative.")
+    config.epochs = max(config.epochs, done) + extra_epochs
+    if done >= config.epochs:
+        raise RunError(
+            f"Run {info.name} has already trained all its {config.epochs} epochs; ask for extra epochs to continue it."
+        )
+    config.validate()
+    started = time.perf_counter()
+    if dataset is None:
+        dataset = load_config_dataset(config, reporter)
+    atomic.write_json(run_dir / "config.json", config.to_dict())
+    runs.write_status(run_dir, state="running", pid=os.getpid(), resumed=runs._now(), error=None)
+    reporter.on_message(
+        f"Resuming {info.name} after epoch {done} of {config.epochs}."
+        if done
+        else f"Run {info.name} had no complete epoch; starting it again."
+    )
+    return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, started, None, resume_from=done))
+
+
+def _guarded(run_dir: Path, job):
     try:
-        atomic.write_json(run_dir / "dataset.json", dataset.describe())
-        return _train_in_run(config, dataset, run_dir, reporter, cancel, started, command, keras, models, evaluation)
+        return job()
     except BaseException as exc:
         message = str(exc) if isinstance(exc, WorkbenchError) else _explain(exc)
         runs.write_status(
@@ -335,11 +436,19 @@ def _explain(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "ResourceExhaustedError" or isinstance(exc, MemoryError):
         return "Training ran out of memory. Try a smaller batch size, smaller images or a smaller model."
+    if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
+        return "The disk is full: free some space (or move the workspace) and resume the run."
     return f"Training failed: {name}: {exc}"
 
 
-def _train_in_run(config, dataset, run_dir, reporter, cancel, started, command, keras, models, evaluation):
-    keras.utils.set_random_seed(config.seed)
+def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_from: int = 0) -> RunResult:
+    import keras
+
+    from core import evaluation, models
+
+    if resume_from == 0:
+        atomic.write_json(run_dir / "dataset.json", dataset.describe())
+    keras.utils.set_random_seed(config.seed + resume_from)
     h, w, c = dataset.image_shape
     reporter.on_message(f"Building {config.model} for {h}x{w}x{c} input ...")
     model = models.build_model(
@@ -347,11 +456,11 @@ def _train_in_run(config, dataset, run_dir, reporter, cancel, started, command, 
         dataset.image_shape,
         dataset.num_classes,
         options=config.model_options,
-        pretrained=config.pretrained,
+        pretrained=config.pretrained and resume_from == 0,
         on_message=reporter.on_message,
     )
     train_ds, steps = train_pipeline(
-        dataset.train, dataset.image_shape, config.batch_size, config.seed, make_augmenter(config)
+        dataset.train, dataset.image_shape, config.batch_size, config.seed + resume_from, make_augmenter(config)
     )
     val_ds = eval_pipeline(dataset.val, dataset.image_shape, config.batch_size) if len(dataset.val) else None
     model.compile(
@@ -359,12 +468,25 @@ def _train_in_run(config, dataset, run_dir, reporter, cancel, started, command, 
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    history = runs.HistoryWriter(run_dir)
-    main_cb, callbacks = _make_callbacks(config, reporter, cancel, run_dir, history, steps)
+    rows = [r for r in runs.read_history(run_dir) if r.get("epoch", 0) <= resume_from] if resume_from else []
+    history = runs.HistoryWriter(run_dir, rows)
+    best_so_far = None
+    if rows:
+        scored = [(r.get("val_accuracy", r.get("accuracy", -math.inf)), int(r["epoch"])) for r in rows]
+        best_val, best_epoch = max(scored, key=lambda t: (t[0], -t[1]))
+        weights = None
+        if (run_dir / BEST_WEIGHTS).exists():
+            model.optimizer.build(model.trainable_variables)  # the file holds optimizer state too
+            model.load_weights(run_dir / BEST_WEIGHTS)
+            weights = [w.copy() for w in model.get_weights()]
+        best_so_far = (best_val, best_epoch, weights)
+    main_cb, callbacks = _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far)
     reporter.on_start(
         {
             "run_dir": str(run_dir),
             "epochs": config.epochs,
+            "initial_epoch": resume_from,
+            "history": list(rows),
             "steps_per_epoch": steps,
             "class_names": dataset.class_names,
             "train_size": len(dataset.train),
@@ -416,9 +538,9 @@ def _train_in_run(config, dataset, run_dir, reporter, cancel, started, command, 
     }
     atomic.write_with(run_dir / "model.keras", model.save)
     cards.write_card(run_dir / "model.keras", cards.make_card(**card_common, metrics=metrics))
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started + float(runs.read_status(run_dir).get("seconds") or 0) * bool(resume_from)
     runs.write_status(run_dir, state=state, finished=runs._now(), seconds=round(seconds, 2), **metrics)
-    result = RunResult(
+    return RunResult(
         run_dir=run_dir,
         state=state,
         epochs_done=main_cb.epochs_done,
@@ -430,4 +552,3 @@ def _train_in_run(config, dataset, run_dir, reporter, cancel, started, command, 
         model_path=run_dir / "model.keras",
         seconds=seconds,
     )
-    return result
