@@ -228,6 +228,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failures == len(files) else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from core import runs
+    from core.export import default_suffix, export_model
+
+    source = Path(args.source)
+    if source.suffix != ".keras":
+        source = runs.resolve_run(args.source) / "model.keras"
+    target = Path(args.target) if args.target else source.with_suffix(default_suffix(args.format) or "")
+    if not args.target and args.format == "savedmodel":
+        target = source.with_name(source.stem + "-savedmodel")
+    if not args.target and args.format == "keras":
+        raise WorkbenchError("Say where to export the .keras file: python main.py export SOURCE --to PATH")
+    report = export_model(source, target, args.format)
+    print(report.summary())
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from core.datasets import list_datasets
 
@@ -345,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
     p.add_argument("--top", type=int, default=3, help="how many classes to show per image")
     p.set_defaults(func=cmd_predict)
+
+    x = sub.add_parser("export", help="export a run's model (or a .keras file) and check the export")
+    x.add_argument("source", help="a run (folder or name) or a .keras file")
+    x.add_argument("--format", choices=("keras", "savedmodel", "tflite"), default="tflite")
+    x.add_argument("--to", dest="target", help="where to write it (default: beside the model)")
+    x.set_defaults(func=cmd_export)
 
     ds = sub.add_parser("datasets", help="list the built-in datasets")
     ds.set_defaults(func=cmd_datasets)

@@ -194,3 +194,101 @@ def resolve_run(name_or_path: str, workspace: Path | None = None) -> Path:
         f"No run called '{name_or_path}'. Give a run folder, or one of the names that "
         f"'python main.py runs' lists (workspace: {paths.runs_dir(workspace)})."
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Names, notes, deletion, comparison
+
+META = "meta.json"  # the user's own words about a run: {"name": ..., "note": ...}
+
+
+def read_meta(run_dir: Path) -> dict[str, str]:
+    try:
+        meta = atomic.read_json(Path(run_dir) / META)
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def set_meta(run_dir: Path, *, name: str | None = None, note: str | None = None) -> dict[str, str]:
+    """Rename a run (its label; the folder keeps its name) or set its note."""
+    meta = read_meta(run_dir)
+    if name is not None:
+        meta["name"] = name.strip()
+    if note is not None:
+        meta["note"] = note
+    atomic.write_json(Path(run_dir) / META, meta)
+    return meta
+
+
+def display_name(info: RunInfo) -> str:
+    return read_meta(info.path).get("name") or info.config.get("name") or info.name
+
+
+def trash_run(run_dir: Path, workspace: Path | None = None) -> Path:
+    """Move a run into the workspace's trash folder (never deleted outright) and return where it went."""
+    run_dir = Path(run_dir)
+    status = read_status(run_dir) if (run_dir / "status.json").exists() else {}
+    if status.get("state") == "running":
+        raise RunError(f"Run {run_dir.name} is still training; stop it before deleting it.")
+    trash = (workspace or paths.workspace_dir()) / "trash"
+    trash.mkdir(parents=True, exist_ok=True)
+    target = trash / run_dir.name
+    i = 1
+    while target.exists():
+        target = trash / f"{run_dir.name}-{i}"
+        i += 1
+    os.replace(run_dir, target)
+    return target
+
+
+def restore_run(trashed: Path, workspace: Path | None = None) -> Path:
+    """Move a run back from the trash into the workspace's runs."""
+    target = paths.runs_dir(workspace) / Path(trashed).name
+    if target.exists():
+        raise RunError(f"A run called {target.name} already exists in the workspace.")
+    os.replace(trashed, target)
+    return target
+
+
+def differing_settings(configs: list[dict[str, Any]]) -> list[str]:
+    """Config keys whose values are not the same in every one of ``configs`` (in config order)."""
+    if len(configs) < 2:
+        return []
+    keys: list[str] = []
+    for cfg in configs:
+        keys.extend(k for k in cfg if k not in keys)
+    missing = object()
+    return [k for k in keys if len({json.dumps(c.get(k, missing), sort_keys=True, default=str) for c in configs}) > 1]
+
+
+@dataclass
+class PredictionDiff:
+    """How two runs differ on the same test images (row indices into both evaluations)."""
+
+    fixed: Any  # wrong in the first run, right in the second
+    broken: Any  # right in the first run, wrong in the second
+    both_wrong: Any
+    total: int
+
+
+def prediction_diff(first, second) -> PredictionDiff:
+    """Compare two :class:`core.evaluation.Evaluation` of the same test set."""
+    import numpy as np
+
+    same = (
+        len(first.y_true) == len(second.y_true)
+        and np.array_equal(first.y_true, second.y_true)
+        and np.array_equal(first.indices, second.indices)
+        and list(first.class_names) == list(second.class_names)
+    )
+    if not same:
+        raise RunError("These runs were not tested on the same images, so their predictions cannot be compared.")
+    a = first.y_pred == first.y_true
+    b = second.y_pred == second.y_true
+    return PredictionDiff(
+        fixed=np.flatnonzero(~a & b),
+        broken=np.flatnonzero(a & ~b),
+        both_wrong=np.flatnonzero(~a & ~b),
+        total=len(a),
+    )

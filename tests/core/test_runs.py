@@ -62,3 +62,51 @@ def test_workspace_follows_environment(tmp_path, monkeypatch):
     assert os.fspath(paths.workspace_dir()).startswith(os.fspath(os.path.expanduser("~"))) or os.environ.get(
         "XDG_DATA_HOME"
     )
+
+
+def test_rename_note_and_trash_never_lose_a_run(tmp_path):
+    run = runs.create_run({"model": "m"}, "d", tmp_path)
+    runs.write_status(run, state="finished")
+    runs.set_meta(run, name="baseline", note="Adam, no augmentation")
+    info = runs.read_run(run)
+    assert runs.display_name(info) == "baseline" and runs.read_meta(run)["note"] == "Adam, no augmentation"
+    trashed = runs.trash_run(run, tmp_path)
+    assert not run.exists() and (trashed / "config.json").exists()
+    assert runs.list_runs(tmp_path) == []
+    assert runs.restore_run(trashed, tmp_path) == run and run.exists()
+
+
+def test_running_run_cannot_be_trashed(tmp_path):
+    run = runs.create_run({"model": "m"}, "d", tmp_path)
+    with pytest.raises(RunError, match="still training"):
+        runs.trash_run(run, tmp_path)
+
+
+def test_differing_settings_finds_exactly_the_changed_keys():
+    a = {"model": "lenet-5", "optimizer": "adam", "batch_size": 32, "model_options": {"dropout": 0.5}}
+    b = {**a, "optimizer": "sgd"}
+    assert runs.differing_settings([a, b]) == ["optimizer"]
+    c = {**a, "model_options": {"dropout": 0.3}}
+    assert runs.differing_settings([a, b, c]) == ["optimizer", "model_options"]
+    assert runs.differing_settings([a]) == []
+
+
+def test_prediction_diff():
+    import numpy as np
+
+    from core.evaluation import Evaluation
+
+    y = np.array([0, 1, 2, 0, 1])
+
+    def ev(pred):
+        return Evaluation(
+            y_true=y, probs=np.eye(3, dtype=np.float32)[pred], class_names=list("abc"), indices=np.arange(5)
+        )
+
+    d = runs.prediction_diff(ev([0, 2, 2, 1, 0]), ev([0, 1, 1, 1, 1]))
+    assert d.fixed.tolist() == [1, 4] and d.broken.tolist() == [2] and d.both_wrong.tolist() == [3] and d.total == 5
+    other = Evaluation(
+        y_true=y[:4], probs=np.eye(3, dtype=np.float32)[[0, 1, 2, 0]], class_names=list("abc"), indices=np.arange(4)
+    )
+    with pytest.raises(RunError, match="same images"):
+        runs.prediction_diff(ev([0, 1, 2, 0, 1]), other)

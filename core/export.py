@@ -1,0 +1,191 @@
+"""Exporting a model as .keras (with its card), TensorFlow SavedModel or TensorFlow Lite.
+
+Every export checks itself: the exported file is loaded back the way its users would load it, run
+on real test images (a few hundred from the run's test set, or the bundled sample for the shipped
+model) and compared with the app's own predictions. The report gives the largest probability
+difference and how many top-1 labels agree; an export whose top-1 labels disagree is not called
+a success. Files and folders are written beside the target first and renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core import atomic, cards
+from core.errors import WorkbenchError
+
+FORMATS = {
+    "keras": "Keras model (.keras) with its card",
+    "savedmodel": "TensorFlow SavedModel (folder)",
+    "tflite": "TensorFlow Lite (.tflite)",
+}
+CHECK_IMAGES = 300
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    format: str
+    checked: int  # images compared
+    agree: int  # of which the top-1 label agrees with the app's
+    max_abs_diff: float
+    images_from: str
+
+    @property
+    def ok(self) -> bool:
+        return self.checked > 0 and self.agree == self.checked
+
+    def summary(self) -> str:
+        verdict = "OK" if self.ok else "MISMATCH: do not use this export"
+        return (
+            f"{verdict}: {FORMATS[self.format]} at {self.path}; on {self.checked} {self.images_from}, "
+            f"top-1 agrees on {self.agree}, largest probability difference {self.max_abs_diff:.2e}"
+        )
+
+
+def default_suffix(fmt: str) -> str:
+    return {"keras": ".keras", "savedmodel": "", "tflite": ".tflite"}[fmt]
+
+
+def check_images_for(model_path: Path, input_shape, limit: int = CHECK_IMAGES) -> tuple[np.ndarray, str]:
+    """Real test images for a model: its run's test split, else the bundled sample when shapes fit."""
+    from core import runs
+    from core.training import TrainConfig, load_config_dataset
+
+    run_dir = Path(model_path).parent
+    candidates = []
+    if (run_dir / "config.json").exists():
+        info = runs.read_run(run_dir)
+        if info.config:
+            candidates.append((TrainConfig.from_dict(info.config), "test images of the run"))
+    card = cards.read_card(model_path) if cards.card_path(model_path).exists() else None
+    if card and card.get("hyperparameters"):
+        candidates.append((TrainConfig.from_dict(card["hyperparameters"]), "test images of the model's dataset"))
+    candidates.append((TrainConfig(dataset="mnist-sample"), "images of the bundled MNIST sample"))
+    for config, label in candidates:
+        try:
+            dataset = load_config_dataset(config)
+        except WorkbenchError:
+            continue
+        if tuple(dataset.image_shape) == tuple(input_shape):
+            test = dataset.test.subset(np.arange(min(limit, len(dataset.test))))
+            return test.load_images(dataset.image_shape), label
+    rng = np.random.default_rng(0)
+    return rng.integers(
+        0, 256, size=(min(limit, 64), *input_shape), dtype=np.uint8
+    ), "random images (no test set found)"
+
+
+def _replace_folder(tmp: Path, target: Path) -> None:
+    """Put folder ``tmp`` at ``target``; an old ``target`` is moved aside first and removed after."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _tflite_runner(model_bytes: bytes):
+    try:  # LiteRT is the interpreter's new home; TensorFlow's copy is deprecated
+        from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-not-found]
+    except ImportError:
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter  # noqa: N806
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interp = Interpreter(model_content=model_bytes)
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        results = []
+        for image in batch:  # the converted model has a fixed batch of 1
+            interp.resize_tensor_input(inp["index"], [1, *image.shape])
+            interp.allocate_tensors()
+            interp.set_tensor(inp["index"], image[np.newaxis].astype(np.float32))
+            interp.invoke()
+            results.append(interp.get_tensor(out["index"])[0])
+        return np.stack(results)
+
+    return run
+
+
+def export_model(
+    model_path: str | Path, target: str | Path, fmt: str, *, images: np.ndarray | None = None
+) -> ExportReport:
+    """Export the model at ``model_path`` (a .keras file, e.g. a run's model.keras) to ``target``."""
+    import tensorflow as tf
+
+    from core.inference import Predictor, load_model
+
+    if fmt not in FORMATS:
+        raise WorkbenchError(f"Unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}.")
+    model_path, target = Path(model_path), Path(target)
+    loaded = load_model(model_path)
+    if images is None:
+        images, label = check_images_for(model_path, loaded.input_shape)
+    else:
+        label = "given images"
+    expected = Predictor(loaded).predict(images)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if fmt == "keras":
+            atomic.write_bytes(target, model_path.read_bytes())
+            if loaded.card is not None:
+                cards.write_card(target, loaded.card)
+            got = Predictor(load_model(target)).predict(images)
+        else:
+            with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as tmp:
+                saved = Path(tmp) / "savedmodel"
+                loaded.model.export(str(saved), format="tf_saved_model", verbose=False)
+                if fmt == "savedmodel":
+                    reloaded = tf.saved_model.load(str(saved))  # keep a reference: serve needs its variables
+                    serve = reloaded.serve
+                    got = np.concatenate(
+                        [
+                            np.asarray(serve(tf.constant(images[i : i + 64], tf.float32)))
+                            for i in range(0, len(images), 64)
+                        ]
+                    )
+                    if loaded.card is not None:
+                        atomic.write_json(saved / "card.json", loaded.card)
+                    _replace_folder(saved, target)
+                else:
+                    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+                    data = converter.convert()
+                    got = _tflite_runner(data)(images)
+                    atomic.write_bytes(target, data)
+                    if loaded.card is not None:
+                        cards.write_card(target, loaded.card)
+    except OSError as exc:
+        if getattr(exc, "errno", None) == 28:
+            raise WorkbenchError(f"The disk is full: the export to {target} was not written.") from exc
+        raise WorkbenchError(f"The export to {target} could not be written: {exc}") from exc
+    got = np.asarray(got, dtype=np.float32)
+    agree = int(np.sum(got.argmax(1) == expected.argmax(1)))
+    diff = float(np.max(np.abs(got - expected))) if len(got) else float("nan")
+    report = ExportReport(target, fmt, len(images), agree, diff, label)
+    if not report.ok:
+        with contextlib.suppress(OSError):
+            (shutil.rmtree if target.is_dir() else os.remove)(target)
+        raise WorkbenchError(
+            f"The {FORMATS[fmt]} export did not reproduce the model: top-1 labels agree on only {agree} of "
+            f"{len(images)} images (largest difference {diff:.3g}); it was removed.",
+        )
+    return report

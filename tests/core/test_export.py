@@ -1,0 +1,50 @@
+"""Exports load back the way their users load them and give the app's top-1 on real test images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import cards, paths
+from core.cli import run_cli
+from core.errors import WorkbenchError
+from core.export import export_model
+
+SHIPPED = paths.WEIGHTS_DIR / "mnist-sample-simple-cnn-2.keras"
+
+
+@pytest.mark.parametrize("fmt", ["keras", "savedmodel", "tflite"])
+def test_export_round_trip_matches_the_app(tmp_path, fmt):
+    target = tmp_path / {"keras": "m.keras", "savedmodel": "m-savedmodel", "tflite": "m.tflite"}[fmt]
+    report = export_model(SHIPPED, target, fmt)
+    assert report.ok and report.checked == 300 and report.agree == 300
+    assert report.images_from == "test images of the model's dataset"
+    assert report.max_abs_diff < 1e-3
+    assert target.exists()
+    if fmt != "savedmodel":
+        assert cards.read_card(target)["class_names"] == [str(d) for d in range(10)]
+    expected = {target.name} if fmt == "savedmodel" else {target.name, target.with_suffix(".json").name}
+    assert {p.name for p in tmp_path.iterdir()} == expected  # the export and its card, nothing half-written
+
+
+def test_export_that_disagrees_is_refused_and_removed(tmp_path, monkeypatch):
+    import core.inference as inference
+
+    real = inference.Predictor.predict
+    calls = {"n": 0}
+
+    def second_call_is_wrong(self, images):
+        calls["n"] += 1
+        probs = real(self, images)
+        return probs if calls["n"] == 1 else np.roll(probs, 1, axis=1)
+
+    monkeypatch.setattr(inference.Predictor, "predict", second_call_is_wrong)
+    with pytest.raises(WorkbenchError, match="did not reproduce"):
+        export_model(SHIPPED, tmp_path / "bad.keras", "keras")
+    assert not (tmp_path / "bad.keras").exists()
+
+
+def test_cli_export(capsys, tmp_path):
+    assert run_cli(["export", str(SHIPPED), "--format", "tflite", "--to", str(tmp_path / "digits.tflite")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK: TensorFlow Lite") and "top-1 agrees on 300" in out
