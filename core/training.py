@@ -58,6 +58,7 @@ class TrainConfig:
     seed: int = 42
     limit: int | None = None  # use at most this many training images (quick experiments)
     tensorboard: bool = True  # write TensorBoard logs in the run folder
+    center_loss_weight: float = 0.0  # > 0 adds a centre-loss term on the "features" layer (core/center_loss.py)
     name: str = ""  # optional label for the run
 
     def validate(self) -> None:
@@ -77,6 +78,8 @@ class TrainConfig:
             problems.append("the validation split must be between 0 and 0.9")
         if not 0 <= self.test_split < 0.9:
             problems.append("the test split must be between 0 and 0.9")
+        if self.center_loss_weight < 0:
+            problems.append("the centre-loss weight cannot be negative")
         if self.color_mode not in ("auto", "grayscale", "rgb"):
             problems.append("colour mode must be auto, grayscale or rgb")
         if problems:
@@ -215,7 +218,7 @@ def backup_epoch(run_dir: Path) -> int:
         return 0
 
 
-def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None):
+def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None, classifier=None):
     import keras
 
     class WorkbenchCallback(keras.callbacks.Callback):
@@ -268,9 +271,11 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_f
             logs["seconds"] = time.perf_counter() - self.epoch_start
             score = logs.get("val_accuracy", logs.get("accuracy", -math.inf))
             if score > self.best_val:
+                # The classifier is what gets saved; with a centre loss, self.model is a training wrapper.
+                saved = classifier if classifier is not None else self.model
                 self.best_val, self.best_epoch = score, epoch + 1
-                self.best_weights = [w.copy() for w in self.model.get_weights()]
-                atomic.write_with(run_dir / BEST_WEIGHTS, self.model.save_weights, suffix=".weights.h5")
+                self.best_weights = [w.copy() for w in saved.get_weights()]
+                atomic.write_with(run_dir / BEST_WEIGHTS, saved.save_weights, suffix=".weights.h5")
             self.epochs_done = epoch + 1
             history.append({"epoch": epoch + 1, **logs})
             runs.write_status(run_dir, epochs_done=epoch + 1, best_epoch=self.best_epoch)
@@ -463,11 +468,17 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         dataset.train, dataset.image_shape, config.batch_size, config.seed + resume_from, make_augmenter(config)
     )
     val_ds = eval_pipeline(dataset.val, dataset.image_shape, config.batch_size) if len(dataset.val) else None
-    model.compile(
-        optimizer=make_optimizer(config, steps),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    optimizer = make_optimizer(config, steps)
+    fit_model = model
+    if config.center_loss_weight > 0:
+        # A training-only wrapper adds the centre loss; `model`, which shares its layers, stays plain.
+        from core.center_loss import prepare_center_loss
+
+        fit_model, train_ds, val_ds = prepare_center_loss(
+            model, config, dataset.num_classes, train_ds, val_ds, optimizer
+        )
+    else:
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     rows = [r for r in runs.read_history(run_dir) if r.get("epoch", 0) <= resume_from] if resume_from else []
     history = runs.HistoryWriter(run_dir, rows)
     best_so_far = None
@@ -476,11 +487,12 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         best_val, best_epoch = max(scored, key=lambda t: (t[0], -t[1]))
         weights = None
         if (run_dir / BEST_WEIGHTS).exists():
-            model.optimizer.build(model.trainable_variables)  # the file holds optimizer state too
+            if model.optimizer is not None:
+                model.optimizer.build(model.trainable_variables)  # the file holds optimizer state too
             model.load_weights(run_dir / BEST_WEIGHTS)
             weights = [w.copy() for w in model.get_weights()]
         best_so_far = (best_val, best_epoch, weights)
-    main_cb, callbacks = _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far)
+    main_cb, callbacks = _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far, model)
     reporter.on_start(
         {
             "run_dir": str(run_dir),
@@ -499,7 +511,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         f"Training on {len(dataset.train)} images ({steps} batches of {config.batch_size} per epoch), "
         f"validating on {len(dataset.val)}."
     )
-    model.fit(
+    fit_model.fit(
         train_ds,
         epochs=config.epochs,
         steps_per_epoch=steps,
