@@ -154,6 +154,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         patience=args.early_stopping or 5,
         seed=args.seed,
         limit=args.limit,
+        tensorboard=not args.no_tensorboard,
+        center_loss_weight=args.center_loss,
         name=args.name or "",
     )
     command = "python main.py " + " ".join(shlex.quote(a) for a in args.argv)
@@ -346,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="model option, e.g. dropout=0.3",
     )
     t.add_argument("--pretrained", action="store_true", help="ImageNet weights for Keras Applications backbones")
+    t.add_argument(
+        "--center-loss", type=float, default=0.0, metavar="WEIGHT", help="add a centre-loss term on the features layer"
+    )
+    t.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--limit", type=int, default=None, help="use at most this many training images")
     t.add_argument("--name", default="", help="a label for the run")
