@@ -159,9 +159,9 @@ def load_evaluation(run_dir: Path) -> Evaluation:
 
 def evaluate_run(run_dir: Path, *, reporter: Reporter | None = None, cancel: CancelToken | None = None) -> Evaluation:
     """Re-evaluate a saved run's best model on its dataset's test split and save the result."""
-    from core import datasets, runs
+    from core import runs
     from core.inference import load_model
-    from core.training import TrainConfig
+    from core.training import TrainConfig, load_config_dataset
 
     reporter = reporter or NullReporter()
     info = runs.read_run(run_dir)
@@ -169,16 +169,7 @@ def evaluate_run(run_dir: Path, *, reporter: Reporter | None = None, cancel: Can
         raise RunError(f"Run {info.name} has no readable config.json, so its dataset is unknown.")
     config = TrainConfig.from_dict(info.config)
     loaded = load_model(info.model_path)
-    reporter.on_message(f"Loading dataset {config.dataset} ...")
-    dataset = datasets.load_dataset(
-        config.dataset,
-        image_size=config.image_size,
-        color_mode=config.color_mode,
-        validation_split=config.validation_split,
-        test_split=config.test_split,
-        seed=config.seed,
-        limit=config.limit,
-    )
+    dataset = load_config_dataset(config, reporter)
     ev = evaluate(loaded.model, dataset, batch_size=max(64, config.batch_size), reporter=reporter, cancel=cancel)
     save_evaluation(Path(run_dir), ev, dataset)
     return ev

@@ -39,3 +39,20 @@ def tiny_arrays():
         r, col = divmod(int(c), 2)
         x[i, r * 8 : r * 8 + 8, col * 8 : col * 8 + 8, 0] += 200
     return x, y.astype(np.int32)
+
+
+@pytest.fixture
+def tiny_dataset(tiny_arrays):
+    """A Dataset over tiny_arrays: 36 train, 12 validation, 12 test images."""
+    from core.datasets.base import Dataset, Split
+
+    x, y = tiny_arrays
+    return Dataset(
+        name="tiny",
+        title="tiny quadrants",
+        class_names=["top-left", "top-right", "bottom-left"],
+        image_shape=(16, 16, 1),
+        train=Split(y[:36], images=x[:36]),
+        val=Split(y[36:48], images=x[36:48]),
+        test=Split(y[48:], images=x[48:]),
+    )

@@ -13,26 +13,11 @@ from pathlib import Path
 import pytest
 
 from core import runs
-from core.datasets.base import Dataset, Split
 from core.errors import RunError
 from core.reporting import CancelToken, NullReporter
 from core.training import TrainConfig, backup_epoch, resume_run, train
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def tiny_dataset(tiny_arrays):
-    x, y = tiny_arrays
-    return Dataset(
-        name="tiny",
-        title="tiny",
-        class_names=["a", "b", "c"],
-        image_shape=(16, 16, 1),
-        train=Split(y[:36], images=x[:36]),
-        val=Split(y[36:48], images=x[36:48]),
-        test=Split(y[48:], images=x[48:]),
-    )
 
 
 def cfg(**kw):

@@ -9,24 +9,9 @@ import numpy as np
 import pytest
 
 from core import cards, runs
-from core.datasets.base import Dataset, Split
 from core.errors import ModelError, WorkbenchError
 from core.reporting import CancelToken, NullReporter
 from core.training import TrainConfig, make_augmenter, step_decay, train
-
-
-@pytest.fixture
-def tiny_dataset(tiny_arrays):
-    x, y = tiny_arrays
-    return Dataset(
-        name="tiny",
-        title="tiny quadrants",
-        class_names=["top-left", "top-right", "bottom-left"],
-        image_shape=(16, 16, 1),
-        train=Split(y[:36], images=x[:36]),
-        val=Split(y[36:48], images=x[36:48]),
-        test=Split(y[48:], images=x[48:]),
-    )
 
 
 class Recorder(NullReporter):
