@@ -487,7 +487,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         best_val, best_epoch = max(scored, key=lambda t: (t[0], -t[1]))
         weights = None
         if (run_dir / BEST_WEIGHTS).exists():
-            if model.optimizer is not None:
+            if getattr(model, "optimizer", None) is not None:  # uncompiled with a centre loss
                 model.optimizer.build(model.trainable_variables)  # the file holds optimizer state too
             model.load_weights(run_dir / BEST_WEIGHTS)
             weights = [w.copy() for w in model.get_weights()]

@@ -1,0 +1,153 @@
+"""Feature space: layers to embed, features for many images, t-SNE/PCA, and the embedding cache.
+
+Uses the shipped model (weights/) on the bundled MNIST sample's 1,000 test images.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from core import features
+from core.errors import WorkbenchError
+from core.reporting import Cancelled, CancelToken
+
+SHIPPED = "mnist-sample-simple-cnn-2.keras"
+
+
+def make_shipped_run(workspace):
+    """A finished run folder holding the shipped model and its test-set evaluation (no training)."""
+    from core import cards, evaluation, paths, runs
+    from core.inference import load_model
+    from core.training import TrainConfig, load_config_dataset
+
+    src = paths.WEIGHTS_DIR / SHIPPED
+    config = TrainConfig.from_dict(cards.read_card(src)["hyperparameters"])
+    dataset = load_config_dataset(config)
+    run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
+    shutil.copy2(src, run_dir / "model.keras")
+    shutil.copy2(cards.card_path(src), run_dir / "model.json")
+    ev = evaluation.evaluate(load_model(run_dir / "model.keras").model, dataset)
+    evaluation.save_evaluation(run_dir, ev, dataset)
+    runs.write_status(run_dir, state="finished")
+    return run_dir, dataset
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from core import paths
+    from core.inference import load_model
+
+    return load_model(paths.WEIGHTS_DIR / SHIPPED)
+
+
+@pytest.fixture(scope="module")
+def test_images():
+    from core.datasets import load_dataset
+
+    return load_dataset("mnist-sample").test.images
+
+
+def test_feature_layers_put_the_penultimate_layer_first(shipped):
+    names = features.feature_layers(shipped.model)
+    assert names[0] == "features"
+    assert "predictions" in names and "flatten" in names and "conv1" in names
+    assert names.index("predictions") < names.index("conv2")  # vectors before flattened maps
+    assert "dropout" not in " ".join(names) and "pixels" not in names
+
+
+def test_extract_features_matches_keras_and_flattens_maps(shipped, test_images):
+    import keras
+
+    model = shipped.model
+    x = test_images[:70]
+    calls = []
+    feats = features.extract_features(model, x, "features", batch_size=32, on_progress=lambda d, t: calls.append(d))
+    expected = keras.Model(model.inputs[0], model.get_layer("features").output).predict_on_batch(x.astype("float32"))
+    assert feats.shape == (70, 128) and feats.dtype == np.float32
+    np.testing.assert_allclose(feats, expected, rtol=1e-5, atol=1e-5)
+    assert calls == [32, 64, 70]
+    conv = features.extract_features(model, x[:5], "conv2")
+    assert conv.shape == (5, int(np.prod(model.get_layer("conv2").output.shape[1:])))
+
+
+def test_extract_features_honours_cancel_and_refuses_huge_layers(shipped, test_images, monkeypatch):
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        features.extract_features(shipped.model, test_images[:10], "features", cancel=token)
+    monkeypatch.setattr(features, "MAX_FEATURE_BYTES", 1000)
+    with pytest.raises(WorkbenchError, match="later"):
+        features.extract_features(shipped.model, test_images[:10], "conv1")
+
+
+def test_embed_gives_one_point_per_row_and_is_repeatable():
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(3, 80)) * 6
+    y = np.arange(120) % 3
+    x = (centres[y] + rng.normal(size=(120, 80))).astype(np.float32)
+    pca = features.embed(x, "pca")
+    assert pca.shape == (120, 2) and pca.dtype == np.float32
+    phases = []
+    a = features.embed(x, "tsne", seed=0, on_progress=phases.append)
+    b = features.embed(x, "tsne", seed=0)
+    assert a.shape == (120, 2) and np.all(np.isfinite(a))
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    assert phases == ["PCA to 50 dimensions", "t-SNE"]
+    # The three blobs stay apart: every point is nearer its own class's centre than any other.
+    cs = np.stack([a[y == k].mean(0) for k in range(3)])
+    nearest = np.argmin(((a[:, None] - cs[None]) ** 2).sum(-1), axis=1)
+    assert np.mean(nearest == y) > 0.95
+    assert features.embed(x, "pca", dims=3).shape == (120, 3)
+    # Too few points for t-SNE still get a picture.
+    assert features.embed(x[:3], "tsne").shape == (3, 2)
+    assert features.embed(x[:0], "tsne").shape == (0, 2)
+
+
+def test_embedding_has_one_point_per_test_image_is_cached_and_invalidated_by_a_new_model(tmp_path):
+    from core import gallery
+    from core.inference import load_model
+
+    run_dir, dataset = make_shipped_run(tmp_path / "ws")
+    data = gallery.load_run(run_dir)
+    model = load_model(run_dir / "model.keras").model
+    assert features.cached_embedding(run_dir, "features", "pca") is None
+
+    emb = features.compute_embedding(data, model, "features", "pca")
+    assert emb.coords.shape == (len(dataset.test), 2) == (1000, 2)
+    assert not emb.cached and emb.feature_dim == 128
+    cache_files = list((run_dir / "embeddings").glob("*.npz"))
+    assert [p.name for p in cache_files] == ["features-pca-2d.npz"]
+    np.testing.assert_array_equal(features.cached_embedding(run_dir, "features", "pca"), emb.coords)
+    assert features.cached_embedding(run_dir, "features", "tsne") is None  # another method
+    assert features.cached_embedding(run_dir, "conv2", "pca") is None  # another layer
+
+    again = features.compute_embedding(data, model, "features", "pca")
+    assert again.cached and np.array_equal(again.coords, emb.coords)
+
+    # A retrained (here: touched) model file makes the cached picture stale.
+    st = (run_dir / "model.keras").stat()
+    os.utime(run_dir / "model.keras", ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    assert features.cached_embedding(run_dir, "features", "pca") is None
+    assert features.lookup_embedding(data, "features", "pca") is None
+    fresh = features.compute_embedding(data, model, "features", "pca")
+    assert not fresh.cached
+    assert features.cached_embedding(run_dir, "features", "pca") is not None
+
+
+def test_a_damaged_cache_file_is_ignored(tmp_path):
+    path = tmp_path / "features-pca-2d.npz"
+    path.write_bytes(b"not a zip")
+    assert features.read_cache(path, {"format": 1}) is None
+
+
+def test_model_files_outside_runs_cache_in_the_workspace(tmp_path):
+    from core import paths
+
+    folder = features.cache_dir_for(None, paths.WEIGHTS_DIR / SHIPPED)
+    assert folder.parent == paths.workspace_dir() / "embeddings"
+    assert features.cache_dir_for(tmp_path) == tmp_path / "embeddings"
+    assert features.expected_seconds(10_000) > features.expected_seconds(1_000) > features.expected_seconds(10, "pca")
