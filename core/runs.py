@@ -75,6 +75,8 @@ def read_status(run_dir: Path) -> dict[str, Any]:
         status = atomic.read_json(run_dir / "status.json")
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RunError(f"The status file of run {run_dir.name} cannot be read.", detail=str(exc)) from exc
+    if not isinstance(status, dict):
+        raise RunError(f"The status file of run {run_dir.name} cannot be read: it holds no status.")
     if status.get("state") == "running" and not _pid_alive(status.get("pid")):
         status["state"] = "interrupted"
     return status
@@ -161,9 +163,14 @@ def read_run(run_dir: str | Path) -> RunInfo:
                 info.problems.append("config.json is missing")
             continue
         try:
-            setattr(info, attr, atomic.read_json(p))
+            value = atomic.read_json(p)
+            if not isinstance(value, dict):
+                raise ValueError("not a JSON object")
+            setattr(info, attr, value)
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             info.problems.append(f"{name} cannot be read ({exc.__class__.__name__})")
+        except ValueError as exc:
+            info.problems.append(f"{name} is damaged ({exc})")
     try:
         info.status = read_status(run_dir)
     except RunError as exc:
@@ -292,3 +299,56 @@ def prediction_diff(first, second) -> PredictionDiff:
         both_wrong=np.flatnonzero(~a & ~b),
         total=len(a),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Runs cut short by a crash
+
+
+@dataclass
+class InterruptedRun:
+    """A run whose status says "running" but whose process is gone (the app or the machine died)."""
+
+    info: RunInfo
+    epochs_done: int  # whole epochs in its backup: where a resume starts from
+    epochs: int  # epochs it was asked for
+
+    @property
+    def path(self) -> Path:
+        return self.info.path
+
+
+def interrupted_runs(workspace: Path | None = None) -> list[InterruptedRun]:
+    """Every interrupted run of the workspace, newest first, with its last complete epoch.
+
+    A damaged run folder is skipped here (the runs table shows it with its problem), never raised.
+    """
+    from core.training import backup_epoch  # core.training imports this module
+
+    root = paths.runs_dir(workspace)
+    if not root.is_dir():
+        return []
+    found: list[InterruptedRun] = []
+    for run_dir in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True):
+        try:
+            info = read_run(run_dir)
+            if info.state != "interrupted":
+                continue
+            epochs = info.config.get("epochs") if isinstance(info.config, dict) else None
+            found.append(InterruptedRun(info, backup_epoch(run_dir), int(epochs) if isinstance(epochs, int) else 0))
+        except Exception:  # noqa: BLE001 - one odd folder must not hide the others
+            continue
+    return found
+
+
+def mark_stopped(run_dir: Path) -> dict[str, Any]:
+    """Record that an interrupted run will not be resumed now: its state becomes "stopped".
+
+    Nothing is deleted: its history, backup and best weights stay, so it can still be resumed
+    (``core.training.resume_run`` goes on from a stopped run too).
+    """
+    run_dir = Path(run_dir)
+    status = read_status(run_dir)
+    if status.get("state") == "running":
+        raise RunError(f"Run {run_dir.name} is still training; stop it in the app that trains it.")
+    return write_status(run_dir, state="stopped", finished=status.get("finished") or _now(), interrupted=True)

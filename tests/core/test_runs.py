@@ -110,3 +110,12 @@ def test_prediction_diff():
     )
     with pytest.raises(RunError, match="same images"):
         runs.prediction_diff(ev([0, 1, 2, 0, 1]), other)
+
+
+def test_json_that_is_not_an_object_is_a_problem_not_a_crash(tmp_path):
+    run = runs.create_run({"model": "m"}, "d", tmp_path)
+    (run / "status.json").write_text("[1, 2]")
+    (run / "config.json").write_text('"just a string"')
+    (info,) = runs.list_runs(tmp_path)
+    assert info.config == {} and any("config.json is damaged" in p for p in info.problems)
+    assert any("status file" in p for p in info.problems)

@@ -1,0 +1,457 @@
+"""The main window: the Train, Predict, Gallery, Runs and Inside tabs, the menus and the status bar.
+
+It owns the one :class:`~gui.workers.JobRunner` every TensorFlow job goes through, hears from the
+background TensorFlow import, remembers its geometry and the form between launches, and on close
+stops a running training (after asking), waits for its thread, then saves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QWidget,
+)
+
+from core import paths
+from gui import dialogs
+from gui.gallery_tab import GalleryTab
+from gui.settings import AppSettings
+from gui.train_tab import TrainTab
+from gui.workers import JobRunner, run_in_thread
+
+
+class MainWindow(QMainWindow):
+    tensorflow_ready = Signal(object)
+
+    def __init__(
+        self,
+        settings: AppSettings | None = None,
+        *,
+        tf_loader=None,
+        workspace: Path | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings or AppSettings()
+        self.workspace = workspace
+        self.tf_loader = tf_loader
+        self.tf_info: dict | None = None
+        self.jobs = JobRunner(self)
+        self._closing = False
+        self._started = False
+        self.setWindowTitle("CNN Workbench")
+
+        self.tabs = QTabWidget()
+        self.train_tab = TrainTab(self.jobs, self.settings, workspace=workspace)
+        from gui.predict_tab import PredictTab
+
+        self.predict_tab = PredictTab(
+            self.settings, workspace=workspace, tf_loader=tf_loader, show_status=self.show_status
+        )
+        self.gallery_tab = GalleryTab(self.jobs, self.settings, workspace=workspace)
+        from gui.inside_tab import InsideTab
+        from gui.runs_tab import RunsTab
+
+        self.runs_tab = RunsTab(self.jobs, self.settings, workspace=workspace)
+        self.inside_tab = InsideTab(self.jobs, workspace=workspace)
+        self.tabs.addTab(self.train_tab, "Train")
+        self.tabs.addTab(self.predict_tab, "Predict")
+        self.tabs.addTab(self.gallery_tab, "Gallery")
+        self.tabs.addTab(self.runs_tab, "Runs")
+        self.tabs.addTab(self.inside_tab, "Inside")
+        self.tabs.setTabToolTip(0, "Train a model from the zoo on a dataset and watch it learn.")
+        self.tabs.setTabToolTip(1, "Use a saved model on your own images.")
+        self.tabs.setTabToolTip(2, "Browse a run's test images with their predictions.")
+        self.tabs.setTabToolTip(3, "Every saved run: compare, resume, continue, export.")
+        self.tabs.setTabToolTip(4, "Inside the network: t-SNE of features and activation maps.")
+        self.setCentralWidget(self.tabs)
+
+        self._build_menus()
+        self._build_status_bar()
+        self.train_tab.status_message.connect(self.show_status)
+        self.train_tab.running_changed.connect(self._on_running_changed)
+        self.train_tab.show_in_gallery.connect(self.show_in_gallery)
+        self.gallery_tab.status_message.connect(self.show_status)
+        self.runs_tab.status_message.connect(self.show_status)
+        self.runs_tab.open_in_gallery.connect(self.show_in_gallery)
+        self.runs_tab.open_in_predict.connect(self.show_in_predict)
+        self.runs_tab.train_again.connect(self.train_again)
+        self.runs_tab.continue_run.connect(self.continue_run)
+        self.runs_tab.resume_run.connect(self.continue_run)
+        self.inside_tab.status_message.connect(lambda text: self.show_status(text, 6000))
+        self.inside_tab.show_detail.connect(self.show_gallery_detail)
+
+        geometry = self.settings.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1440, 900)
+        self.tabs.setCurrentIndex(min(max(0, self.settings.current_tab()), self.tabs.count() - 1))
+        self.train_tab.restore_layout()
+        self.runs_tab.restore_layout()
+
+        if tf_loader is not None:
+            tf_loader.ready.connect(self._on_tensorflow_ready)
+            tf_loader.failed.connect(self._on_tensorflow_failed)
+
+    # ==========================================================================================
+    # Start-up
+
+    def finish_startup_after_paint(self) -> None:
+        """Run :meth:`finish_startup` once the window has been painted (or at once if hidden)."""
+        if not self.isVisible():
+            self.finish_startup()
+            return
+        self._paint_watch = _FirstPaint(self, lambda: QTimer.singleShot(0, self.finish_startup))
+
+    def finish_startup(self) -> None:
+        """Stage 2: lists, settings, plots, then TensorFlow in the background (see gui/app.py)."""
+        if self._started:
+            return
+        self._started = True
+        self.train_tab.populate()
+        self.train_tab.attach_plots()
+        # After a crash: offer to resume the runs that were cut short (resumes wait for TensorFlow).
+        QTimer.singleShot(0, self.runs_tab.check_interrupted)
+        if self.tf_loader is not None:
+            self.tf_loader.start()
+
+    def _on_tensorflow_ready(self, info: dict) -> None:
+        self.tf_info = info
+        gpus = info.get("gpus") or []
+        device = f"{len(gpus)} GPU" if gpus else "CPU"
+        self.tf_label.setText(f"TensorFlow {info.get('tensorflow')} ({device})")
+        self.tf_label.setToolTip(f"Keras {info.get('keras')}; devices: {', '.join(gpus) or 'CPU only'}")
+        self.train_tab.set_tensorflow_ready(True)
+        self.show_status("Ready to train.", 4000)
+        self.tensorflow_ready.emit(info)
+
+    def _on_tensorflow_failed(self, message: str, detail: str) -> None:
+        self.tf_label.setText("TensorFlow unavailable")
+        dialogs.show_error(
+            self,
+            "TensorFlow could not be loaded",
+            message + " Training needs it: reinstall with 'make setup' (or pip install tensorflow).",
+            detail,
+        )
+
+    # ==========================================================================================
+    # Menus and status bar
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self.open_model_action = self._action(
+            "Open &model...", "Ctrl+O", "Show a saved model's card: classes, input shape, metrics.", self.open_model
+        )
+        self.open_run_action = self._action(
+            "Open &run...",
+            "Ctrl+Shift+O",
+            "Show a saved run's curves, metrics and paths in the Train tab.",
+            self.open_run,
+        )
+        self.open_dataset_action = self._action(
+            "Open &dataset folder...",
+            "Ctrl+D",
+            "Train on your own images: a folder with one sub-folder per class.",
+            self.open_dataset_folder,
+        )
+        self.open_workspace_action = self._action(
+            "Show &workspace folder",
+            None,
+            "Open the folder where runs are saved in your file manager.",
+            self.open_workspace,
+        )
+        self.quit_action = self._action("&Quit", "Ctrl+Q", "Close the app (asks first if a run is going).", self.close)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        for a in (self.open_model_action, self.open_run_action, self.open_dataset_action):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        file_menu.addAction(self.open_workspace_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        run_menu = menu.addMenu("&Run")
+        for a in (self.train_tab.start_action, self.train_tab.pause_action, self.train_tab.stop_action):
+            run_menu.addAction(a)
+
+        help_menu = menu.addMenu("&Help")
+        self.guide_action = self._action("&User guide", "F1", "Read the user guide.", self.show_user_guide)
+        self.about_action = self._action(
+            "&About CNN Workbench", None, "Versions of the app, TensorFlow, Keras and Qt.", self.show_about
+        )
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        help_menu.addAction(self.guide_action)
+        help_menu.addAction(self.about_action)
+
+    def _action(self, text: str, shortcut: str | None, tip: str, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.job_label = QLabel("")
+        self.tf_label = QLabel("Loading TensorFlow ...")
+        self.tf_label.setToolTip("TensorFlow loads in the background; Start is enabled when it is ready.")
+        bar.addPermanentWidget(self.job_label)
+        bar.addPermanentWidget(self.tf_label)
+        self.jobs.job_started.connect(lambda w: self.job_label.setText(f"{w.name} ..."))
+        self.jobs.busy_changed.connect(lambda busy: busy or self.job_label.setText(""))
+
+    def show_status(self, text: str, ms: int = 0) -> None:
+        self.statusBar().showMessage(text, ms)
+
+    def _on_running_changed(self, running: bool) -> None:
+        for a in (self.open_run_action, self.open_dataset_action):
+            a.setEnabled(not running)
+        if running:
+            self.tabs.setCurrentWidget(self.train_tab)
+
+    # ==========================================================================================
+    # File menu
+
+    def open_model(self, path: str | Path | None = None) -> None:
+        """Show a model's card; without a card, load the model in the background to describe it."""
+        from core import cards
+        from core.errors import WorkbenchError
+
+        if not path:
+            start = self.settings.last_dir("models", str(paths.runs_dir(self.workspace)))
+            path, _ = QFileDialog.getOpenFileName(self, "Open a model", start, "Keras models (*.keras);;All files (*)")
+            if not path:
+                return
+        model_path = Path(path)
+        self.settings.set_last_dir("models", str(model_path.parent))
+        try:
+            card = cards.read_card(model_path)
+        except WorkbenchError as exc:
+            dialogs.show_error(self, "Cannot read the model card", str(exc), exc.detail)
+            card = None
+        if not model_path.exists():
+            dialogs.show_error(self, "No such model", f"There is no model file at {model_path}.")
+            return
+        if card is not None:
+            self._show_card(model_path, card, None)
+            return
+        if self.tf_info is None:
+            self.show_status("This model has no card; it can be inspected once TensorFlow has loaded.", 6000)
+            return
+        self.show_status(f"Loading {model_path.name} to inspect it ...")
+
+        def job(reporter, cancel):
+            import keras
+
+            from core.errors import ModelError
+
+            try:
+                model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+            except Exception as exc:  # noqa: BLE001 - any load failure becomes a sentence
+                raise ModelError(
+                    f"{model_path.name} could not be loaded as a Keras model ({type(exc).__name__}).", detail=str(exc)
+                ) from exc
+            return {
+                "input_shape": tuple(model.input_shape[1:]),
+                "outputs": int(model.output_shape[-1]),
+                "params": int(model.count_params()),
+            }
+
+        run_in_thread(
+            self.jobs,
+            job,
+            name="Inspecting model",
+            context=self,
+            on_finished=lambda inferred: self._show_card(model_path, None, inferred),
+            on_failed=lambda message, detail: dialogs.show_error(self, "Cannot open the model", message, detail),
+        )
+
+    def _show_card(self, model_path: Path, card, inferred) -> None:
+        self.show_status("", 1)
+        self.card_dialog = dialogs.ModelCardDialog(self, model_path, card, inferred)
+        self.card_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.card_dialog.open()
+
+    def open_run(self, path: str | Path | None = None) -> None:
+        from core.errors import WorkbenchError
+
+        if self.train_tab.running:
+            self.show_status("Stop the current run before opening another one.", 5000)
+            return
+        if not path:
+            start = str(paths.runs_dir(self.workspace))
+            path = QFileDialog.getExistingDirectory(self, "Open a run folder", start)
+            if not path:
+                return
+        try:
+            self.train_tab.show_run(path)
+        except WorkbenchError as exc:
+            dialogs.show_error(self, "Cannot open the run", str(exc), exc.detail)
+            return
+        except (OSError, ValueError) as exc:
+            dialogs.show_error(self, "Cannot open the run", f"The run folder {path} cannot be read.", repr(exc))
+            return
+        self.tabs.setCurrentWidget(self.train_tab)
+
+    def open_dataset_folder(self, path: str | Path | None = None) -> None:
+        if self.train_tab.running:
+            return
+        self.tabs.setCurrentWidget(self.train_tab)
+        if path:
+            self.train_tab.open_folder(path)
+        else:
+            self.train_tab.choose_folder()
+
+    def open_workspace(self) -> None:
+        folder = paths.runs_dir(self.workspace)
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def show_in_gallery(self, run_dir) -> None:
+        self.gallery_tab.show_run(run_dir)
+        self.tabs.setCurrentWidget(self.gallery_tab)
+
+    def show_gallery_detail(self, source, row: int) -> None:
+        """Open test image ``row`` of a run (a folder) or of a shipped model (a .keras file) in the Gallery."""
+        source = Path(source)
+        data = self.gallery_tab.data
+        shown = data is not None and source in (getattr(data, "run_dir", None), getattr(data, "model_path", None))
+        self.tabs.setCurrentWidget(self.gallery_tab)
+        if shown:
+            self.gallery_tab.show_detail(row)
+            return
+
+        def when_loaded(*_args) -> None:
+            self.gallery_tab.data_changed.disconnect(when_loaded)
+            self.gallery_tab.show_detail(row)
+
+        self.gallery_tab.data_changed.connect(when_loaded)
+        if source.suffix == ".keras":
+            self.gallery_tab.show_shipped(source)
+        else:
+            self.gallery_tab.show_run(source)
+
+    def show_in_predict(self, model_path) -> None:
+        self.predict_tab.use_model_file(model_path)
+        self.tabs.setCurrentWidget(self.predict_tab)
+
+    def train_again(self, config: dict) -> None:
+        from core.training import TrainConfig
+
+        if self.train_tab.running:
+            self.show_status("Stop the current run before loading other settings.", 5000)
+            return
+        self.train_tab.apply_config(TrainConfig.from_dict(config))
+        self.tabs.setCurrentWidget(self.train_tab)
+        self.show_status("Settings loaded from the run: press Start to train again.", 6000)
+
+    def continue_run(self, run_dir, extra_epochs: int = 0) -> None:
+        """Resume an interrupted or stopped run, or continue a finished one for ``extra_epochs``."""
+        self.train_tab.resume_run(run_dir, extra_epochs)
+        self.tabs.setCurrentWidget(self.train_tab)
+
+    # ==========================================================================================
+    # Help menu
+
+    def show_user_guide(self) -> None:
+        self.guide = dialogs.UserGuideDialog(self)
+        self.guide.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.guide.show()
+
+    def show_about(self) -> None:
+        extra = f"<p>Settings: {self.settings.path}<br>Runs: {paths.runs_dir(self.workspace)}</p>"
+        dialogs.show_about(self, extra)
+
+    # ==========================================================================================
+    # Closing
+
+    def confirm_stop_on_close(self) -> bool:
+        """Ask whether to stop the run and quit (tests replace this)."""
+        answer = QMessageBox.question(
+            self,
+            "Stop training and quit?",
+            "A run is in progress. Stop it and quit? The best model so far is evaluated and saved "
+            "before the app closes.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.train_tab.running and not self._closing:
+            if not self.confirm_stop_on_close():
+                event.ignore()
+                return
+        if self.jobs.busy:
+            # Stop, let the worker save, and close when its thread has ended (the window stays live).
+            if not self._closing:
+                self._closing = True
+                self.show_status("Stopping the run and saving before closing ...")
+                self.train_tab.stop_training()
+                self.jobs.closed = True  # no new job may start while the window waits to close
+                self.jobs.cancel()
+                self.jobs.busy_changed.connect(self._close_when_idle)
+            event.ignore()
+            return
+        self._save_and_close()
+        event.accept()
+
+    def _close_when_idle(self, busy: bool) -> None:
+        if not busy:
+            self.jobs.busy_changed.disconnect(self._close_when_idle)
+            QTimer.singleShot(0, self.close)
+
+    def _save_and_close(self) -> None:
+        if self.tf_loader is not None:
+            # A late "ready" must not start a model summary in a window that is going away.
+            for signal, slot in (
+                (self.tf_loader.ready, self._on_tensorflow_ready),
+                (self.tf_loader.failed, self._on_tensorflow_failed),
+            ):
+                try:
+                    signal.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
+        self.jobs.shutdown()
+        self.train_tab.shutdown()
+        self.train_tab.save_settings()
+        self.gallery_tab.shutdown()
+        self.gallery_tab.save_settings()
+        self.runs_tab.shutdown()
+        self.runs_tab.save_settings()
+        self.inside_tab.shutdown()
+        self.settings.set_geometry(self.saveGeometry())
+        self.settings.set_current_tab(self.tabs.currentIndex())
+        self.settings.sync()
+        if self.tf_loader is not None and self.tf_loader.running:
+            # Closed while TensorFlow still loads: vanish now, let the import finish (an import cut
+            # off at interpreter exit can crash), then go.
+            self.hide()
+            self.tf_loader.join(timeout=30)
+
+
+class _FirstPaint(QObject):
+    """Calls ``callback`` once, after ``widget`` has been painted for the first time."""
+
+    def __init__(self, widget: QWidget, callback) -> None:
+        super().__init__(widget)
+        self._callback = callback
+        self._done = False
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        if not self._done and event.type() == QEvent.Type.Paint:
+            self._done = True
+            obj.removeEventFilter(self)
+            self._callback()
+        return False

@@ -1,0 +1,90 @@
+"""Render the Train tab during a real run to PNG files for the docs (works offscreen).
+
+    QT_QPA_PLATFORM=offscreen python -m gui.screenshot [--out docs/screenshots] [--epochs 12]
+
+Writes ``train-tab.png`` (the Dataset page beside the live plots, taken mid-run) and
+``train-tab-model.png`` (the Model page with its summary, after the run). Settings and runs go to a
+temporary folder, so the user's own are untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _wait(app, condition, timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "docs" / "screenshots"))
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--at-epoch", type=int, default=5, help="take the shot after this many epochs")
+    ap.add_argument("--size", default="1440x900")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    width, height = (int(v) for v in args.size.split("x"))
+
+    with tempfile.TemporaryDirectory(prefix="screenshot-") as tmp:
+        os.environ["CNN_WORKBENCH_SETTINGS"] = str(Path(tmp) / "settings.ini")
+        os.environ["CNN_WORKBENCH_HOME"] = str(Path(tmp) / "workspace")
+        from PySide6.QtWidgets import QSizePolicy
+
+        from core.training import TrainConfig
+        from gui.app import TensorFlowLoader, create_application
+        from gui.main_window import MainWindow
+        from gui.settings import AppSettings
+
+        app = create_application([sys.argv[0]])
+        loader = TensorFlowLoader()
+        window = MainWindow(AppSettings(), tf_loader=loader)
+        # Only the Train tab is in the picture: the other tabs' minimum sizes must not widen it.
+        for i in range(window.tabs.count()):
+            page = window.tabs.widget(i)
+            if page is not window.train_tab:
+                page.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        window.resize(width, height)
+        window.show()
+        window.finish_startup()
+        tab = window.train_tab
+        _wait(app, lambda: tab.tf_ready and not window.jobs.busy and tab._preview is not None)
+        tab.apply_config(TrainConfig(epochs=args.epochs))
+        _wait(app, lambda: not window.jobs.busy and tab._preview is not None)
+        tab.setup_tabs.setCurrentIndex(0)
+        assert tab.start_training(), tab.start_problem()
+        epochs: list[int] = []
+        tab.worker.epoch_end.connect(lambda e, logs: epochs.append(e))
+        _wait(app, lambda: len(epochs) >= args.at_epoch)
+        # Into the next epoch a little, so the epoch bar and the per-batch line are mid-way.
+        target = tab._batches_done + max(1, tab._steps // 2)
+        _wait(app, lambda: tab._batches_done >= target)
+        tab.plots.redraw()
+        tab._refresh_progress()
+        app.processEvents()
+        window.grab().save(str(out / "train-tab.png"))
+        tab.stop_training()
+        _wait(app, lambda: tab.state == "idle")
+        tab.setup_tabs.setCurrentIndex(1)
+        _wait(app, lambda: not window.jobs.busy and tab.summary.summary is not None)
+        app.processEvents()
+        window.grab().save(str(out / "train-tab-model.png"))
+        window.close()
+        _wait(app, lambda: not window.isVisible())
+    print(f"wrote {out / 'train-tab.png'} and {out / 'train-tab-model.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""The hyper-parameter form: every training field of ``TrainConfig``, grouped, each with a tooltip.
+
+Dataset fields (splits, image size, limit) live on the Dataset page and model fields (model,
+options, pre-trained weights) on the Model page; this form holds the rest. ``regularisation`` is an
+group of the chosen model's regularisation options (dropout, weight decay), which belong to the
+model but are tuned like hyper-parameters; the Train tab sets its model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from gui.widgets.fields import Form, ScientificSpinBox, combo, dspin, spin
+from gui.widgets.model_options import ModelOptionsForm
+
+OPTIMIZER_ITEMS = [("Adam", "adam"), ("SGD with momentum", "sgd"), ("RMSprop", "rmsprop")]
+SCHEDULE_ITEMS = [
+    ("Constant", "none"),
+    ("Step decay", "step"),
+    ("Cosine decay", "cosine"),
+    ("Reduce on plateau", "plateau"),
+]
+FIELDS = (
+    "optimizer",
+    "learning_rate",
+    "momentum",
+    "schedule",
+    "step_epochs",
+    "step_factor",
+    "plateau_patience",
+    "batch_size",
+    "epochs",
+    "augment_flip",
+    "augment_rotation",
+    "augment_zoom",
+    "augment_translation",
+    "center_loss_weight",
+    "early_stopping",
+    "patience",
+    "seed",
+    "tensorboard",
+    "name",
+)
+
+
+class HyperParameterForm(QWidget):
+    changed = Signal()
+    restore_defaults = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        opt = Form("Optimizer and learning rate")
+        opt.add(
+            "optimizer",
+            "Optimizer",
+            combo(OPTIMIZER_ITEMS),
+            "How the weights are updated from the gradients. Adam adapts the step per weight and is "
+            "a good default; SGD with momentum can generalise better with a schedule; RMSprop sits between.",
+        )
+        opt.add(
+            "learning_rate",
+            "Learning rate",
+            ScientificSpinBox(),
+            "Size of each update step (type 1e-3 or 0.001; the arrows step 1e-4, 3e-4, 1e-3, 3e-3 ...). "
+            "Too high and the loss jumps or explodes; too low and learning crawls. Adam: 1e-3; SGD: 1e-2 to 1e-1.",
+        )
+        opt.add(
+            "momentum",
+            "Momentum",
+            dspin(0.0, 0.999, step=0.05, decimals=3),
+            "SGD only: the fraction of the previous step carried into the next one (0.9 is usual).",
+        )
+
+        sched = Form("Learning-rate schedule")
+        sched.add(
+            "schedule",
+            "Schedule",
+            combo(SCHEDULE_ITEMS),
+            "How the learning rate changes during the run. Constant: never. Step decay: multiply by a "
+            "factor every N epochs. Cosine decay: glide smoothly to zero by the last epoch. Reduce on "
+            "plateau: divide by 5 when the validation loss stops improving.",
+        )
+        sched.add(
+            "step_epochs",
+            "Every",
+            spin(1, 10_000, suffix=" epochs"),
+            "Step decay: how many epochs between two reductions of the learning rate.",
+        )
+        sched.add(
+            "step_factor",
+            "Multiply by",
+            dspin(0.01, 0.99, step=0.05, decimals=2),
+            "Step decay: the factor applied at each step (0.1 divides the rate by ten).",
+        )
+        sched.add(
+            "plateau_patience",
+            "Patience",
+            spin(1, 1000, suffix=" epochs"),
+            "Reduce on plateau: epochs without improvement of the validation loss before the rate is reduced.",
+        )
+
+        size = Form("Batch size and epochs")
+        size.add(
+            "batch_size",
+            "Batch size",
+            spin(1, 8192, step=16),
+            "Images per update step. Larger batches train faster per epoch but need more memory and often "
+            "a higher learning rate; if training runs out of memory, lower this first.",
+        )
+        size.add(
+            "epochs",
+            "Epochs",
+            spin(1, 10_000),
+            "How many times training goes through all training images. You can stop earlier at any time; "
+            "the best model so far is kept.",
+        )
+
+        aug = Form("Augmentation")
+        aug.add(
+            "augment_flip",
+            "Flip",
+            QCheckBox("Random horizontal flip"),
+            "Mirror training images left-right at random. Good for photos; wrong for digits and text.",
+        )
+        aug.add(
+            "augment_rotation",
+            "Rotation",
+            dspin(0.0, 180.0, step=5.0, decimals=1, suffix=" °"),
+            "Rotate training images at random by up to this many degrees either way (0 = off).",
+        )
+        aug.add(
+            "augment_zoom",
+            "Zoom",
+            dspin(0.0, 0.9, step=0.05, decimals=2),
+            "Zoom training images in or out at random by up to this fraction (0.1 = ±10 %; 0 = off).",
+        )
+        aug.add(
+            "augment_translation",
+            "Shift",
+            dspin(0.0, 0.5, step=0.05, decimals=2),
+            "Shift training images at random by up to this fraction of their width and height (0 = off).",
+        )
+
+        self.regularisation = ModelOptionsForm("Regularisation", regularisation=True)
+        self.regularisation.setToolTip(
+            "Options of the chosen model that fight over-fitting (they change with the model)."
+        )
+
+        loss = Form("Loss")
+        loss.add(
+            "center_loss_weight",
+            "Centre loss",
+            dspin(0.0, 10.0, step=0.01, decimals=3),
+            "Adds a clustering term to the cross-entropy: the 'features' layer is pulled toward a centre per "
+            "class and the centres are pushed apart (k-means-style). 0 = plain cross-entropy; try 0.01 to 0.1.",
+        )
+
+        stop = Form("Early stopping")
+        stop.add(
+            "early_stopping",
+            "Early stopping",
+            QCheckBox("Stop when validation loss stops improving"),
+            "End the run when the validation loss has not improved for 'Patience' epochs; the best "
+            "model is kept either way.",
+        )
+        stop.add(
+            "patience",
+            "Patience",
+            spin(1, 1000, suffix=" epochs"),
+            "Early stopping: epochs without improvement before the run ends.",
+        )
+
+        run = Form("Run")
+        name = QLineEdit()
+        name.setPlaceholderText("optional, e.g. 'dropout 0.3'")
+        name.setClearButtonEnabled(True)
+        run.add("name", "Name", name, "An optional label for the run, shown in the log and the run list.")
+        run.add(
+            "seed",
+            "Random seed",
+            spin(0, 2**31 - 1, special=None),
+            "Seeds the validation split, shuffling, augmentation and initial weights, so a run can be "
+            "repeated. Change it to see how much results vary by chance.",
+        )
+
+        run.add(
+            "tensorboard",
+            "TensorBoard",
+            QCheckBox("Write TensorBoard logs in the run folder"),
+            "Also log the run for TensorBoard (tensorboard --logdir on the run folder), if it is installed.",
+        )
+
+        self.forms = [opt, sched, size, aug, self.regularisation, loss, stop, run]
+        reset = QPushButton("Restore defaults")
+        reset.setToolTip("Put every hyper-parameter back to its default (dataset and model stay).")
+        reset.clicked.connect(self.restore_defaults)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for form in self.forms:
+            layout.addWidget(form)
+            form.changed.connect(self._update_enabled)
+            form.changed.connect(self.changed)
+        layout.addWidget(reset)
+        layout.addStretch(1)
+        self._opt, self._sched, self._stop = opt, sched, stop
+        self._update_enabled()
+
+    def _form_of(self, name: str) -> Form:
+        return next(f for f in self.forms if name in f.fields)
+
+    def widget(self, name: str) -> QWidget:
+        return self._form_of(name).widget(name)
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for form in self.forms:
+            if form is not self.regularisation:
+                out.update(form.values())
+        return {k: out[k] for k in FIELDS}
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        for form in self.forms:
+            if form is not self.regularisation:
+                form.set_values({k: v for k, v in values.items() if k in form.fields})
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        self._opt.set_row_enabled("momentum", self._opt.values()["optimizer"] == "sgd")
+        schedule = self._sched.values()["schedule"]
+        for name in ("step_epochs", "step_factor"):
+            self._sched.set_row_enabled(name, schedule == "step")
+        self._sched.set_row_enabled("plateau_patience", schedule == "plateau")
+        self._stop.set_row_enabled("patience", bool(self._stop.values()["early_stopping"]))

@@ -1,0 +1,274 @@
+"""The Inside tab, offscreen: feature space of a run (colours, mistakes, hover, click, cache),
+side-by-side comparison, and the activation grid (shapes, selection, bars, images from other tabs).
+
+The run is the shipped model with its test-set evaluation copied into a run folder (no training).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtTest import QTest
+
+SHIPPED = "mnist-sample-simple-cnn-2.keras"
+
+
+def make_shipped_run(workspace):
+    """A finished run folder holding the shipped model and its test-set evaluation (no training)."""
+    from core import cards, evaluation, paths, runs
+    from core.inference import load_model
+    from core.training import TrainConfig, load_config_dataset
+
+    src = paths.WEIGHTS_DIR / SHIPPED
+    config = TrainConfig.from_dict(cards.read_card(src)["hyperparameters"])
+    dataset = load_config_dataset(config)
+    run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
+    shutil.copy2(src, run_dir / "model.keras")
+    shutil.copy2(cards.card_path(src), run_dir / "model.json")
+    ev = evaluation.evaluate(load_model(run_dir / "model.keras").model, dataset)
+    evaluation.save_evaluation(run_dir, ev, dataset)
+    runs.write_status(run_dir, state="finished")
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+    return make_shipped_run(tmp_path_factory.mktemp("inside") / "workspace")
+
+
+@pytest.fixture
+def workspace(tmp_path, base_run):
+    """A workspace with a fresh copy of the run (no cached embeddings)."""
+    ws = tmp_path / "workspace"
+    (ws / "runs").mkdir(parents=True)
+    shutil.copytree(base_run, ws / "runs" / base_run.name)
+    return ws
+
+
+@pytest.fixture
+def make_tab(qtbot):
+    from gui.inside_tab import InsideTab
+    from gui.workers import JobRunner
+
+    made = []
+
+    def make(workspace):
+        jobs = JobRunner()
+        tab = InsideTab(jobs, workspace=workspace)
+        qtbot.addWidget(tab)
+        tab.resize(1280, 800)
+        tab.show()
+        tab.refresh_sources()
+        made.append((tab, jobs))
+        return tab
+
+    yield make
+    for _tab, jobs in made:
+        assert jobs.shutdown(60_000), "a job thread did not end"
+
+
+def open_run(qtbot, tab, run_dir):
+    tab.set_run(run_dir)
+    qtbot.waitUntil(lambda: tab.opened is not None and not tab.jobs.busy, timeout=120_000)
+
+
+def compute(qtbot, tab, method="pca"):
+    tab.set_method(method)
+    tab.compute()
+    qtbot.waitUntil(lambda: tab.embedding is not None and not tab.jobs.busy, timeout=120_000)
+
+
+def click_scene(qtbot, view, scene_pos: QPointF) -> None:
+    pos = view.mapFromScene(scene_pos)
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(pos))
+
+
+def test_feature_space_colours_by_class_marks_mistakes_and_caches(qtbot, make_tab, workspace, errors):
+    from gui.widgets.feature_scatter import class_colors
+
+    run_dir = next((workspace / "runs").iterdir())
+    tab = make_tab(workspace)
+    assert [s.kind for s in tab.sources] == ["run", "model"]  # the run, then the shipped model
+    open_run(qtbot, tab, run_dir)
+    assert tab.layer_combo.currentData() == "features"
+    assert tab.embedding is None and "Compute" in tab.scatter.placeholder.toPlainText()
+    assert tab.compute_button.isEnabled()
+
+    compute(qtbot, tab, "pca")
+    data = tab.opened.data
+    scatter = tab.scatter
+    assert len(scatter.coords) == len(data) == 1000
+    # Every point has its true class's colour; the mistakes (and only they) are crosses.
+    colours = scatter.point_colors()
+    palette = class_colors(10)
+    assert all(colours[i].rgb() == palette[data.y_true[i]].rgb() for i in range(len(data)))
+    wrong = np.flatnonzero(data.y_true != data.y_pred)
+    assert len(wrong) == 38 and np.array_equal(np.sort(scatter.wrong_rows()), wrong)
+    assert scatter.legend.items and len(scatter.legend.items) == 11  # ten classes + "wrong"
+    assert (run_dir / "embeddings" / "features-pca-2d.npz").exists()
+    assert "PCA of 'features'" in tab.feature_status.text()
+
+    # Hover: the card shows the thumbnail, the true and the predicted class.
+    row = int(wrong[0])
+    scatter.hover_row(row)
+    assert scatter.card.isVisible() and scatter.card.image.pixmap() is not None
+    text = scatter.card.text.text()
+    assert f"true</b> {data.class_names[data.y_true[row]]}" in text
+    assert data.class_names[data.y_pred[row]] in text
+
+    # Click a point: the detail signal names the run and the row; the activations follow it.
+    vb = scatter.plot.getViewBox()
+    target = vb.mapViewToScene(QPointF(*scatter.coords[row]))
+    with qtbot.waitSignal(tab.show_detail, timeout=5000) as signal:
+        click_scene(qtbot, scatter.view, target)
+    clicked_run, clicked_row = signal.args
+    assert clicked_run == run_dir
+    assert np.allclose(scatter.coords[clicked_row], scatter.coords[row], atol=np.abs(scatter.coords).max() / 50)
+    assert tab.row_spin.value() == clicked_row and scatter.highlighted == clicked_row
+
+    # A new tab (the app started again) shows the cached picture without computing.
+    tab2 = make_tab(workspace)
+    tab2.set_method("pca")
+    open_run(qtbot, tab2, run_dir)
+    assert tab2.embedding is not None and tab2.embedding.cached
+    assert np.array_equal(tab2.scatter.coords, scatter.coords)
+    assert "kept in the run folder" in tab2.feature_status.text()
+    assert not errors
+
+
+def test_tsne_runs_off_the_gui_thread_with_elapsed_time(qtbot, make_tab, workspace, monkeypatch):
+    from core import features
+
+    seen = []
+    real = features.embed
+
+    def small_tsne(x, method="tsne", **kw):  # t-SNE of 1,000 points takes ~10 s: embed a tenth
+        seen.append(method)
+        coords = np.zeros((len(x), 2), np.float32)
+        coords[::10] = real(x[::10], method, **kw)
+        return coords
+
+    monkeypatch.setattr(features, "embed", small_tsne)
+    run_dir = next((workspace / "runs").iterdir())
+    tab = make_tab(workspace)
+    open_run(qtbot, tab, run_dir)
+    tab.set_method("tsne")
+    tab.compute()
+    assert tab.stop_button.isEnabled() and not tab.compute_button.isEnabled()
+    assert tab.progress.isVisible()
+    qtbot.waitUntil(lambda: " s" in tab.feature_status.text(), timeout=30_000)  # elapsed time shown
+    qtbot.waitUntil(lambda: tab.embedding is not None and not tab.jobs.busy, timeout=120_000)
+    assert seen == ["tsne"] and tab.embedding.method == "tsne"
+    assert "t-SNE of 'features'" in tab.feature_status.text()
+    assert not tab.progress.isVisible() and tab.compute_button.isEnabled()
+
+
+def test_two_runs_side_by_side_ring_the_same_image(qtbot, make_tab, workspace):
+    run_a = next((workspace / "runs").iterdir())
+    run_b = run_a.parent / (run_a.name + "-copy")
+    shutil.copytree(run_a, run_b)
+    tab = make_tab(workspace)
+    open_run(qtbot, tab, run_a)
+    tab.compare_combo.setCurrentIndex(tab.compare_combo.findData(str(run_b)))
+    tab._on_compare_chosen(tab.compare_combo.currentIndex())
+    assert tab.right_stack.isVisible() and tab.compare_scatter.isVisible()
+    compute(qtbot, tab, "pca")
+    qtbot.waitUntil(lambda: tab.compare_embedding is not None, timeout=60_000)
+    assert len(tab.compare_scatter.coords) == len(tab.scatter.coords) == 1000
+    assert (run_b / "embeddings" / "features-pca-2d.npz").exists()
+    tab.scatter.hover_row(17)
+    assert tab.compare_scatter.highlighted == 17
+    tab.compare_scatter.hover_row(23)
+    assert tab.scatter.highlighted == 23
+
+
+def test_activation_grid_matches_the_layer_and_enlarges_a_clicked_map(qtbot, make_tab, workspace):
+    from core import activations
+
+    run_dir = next((workspace / "runs").iterdir())
+    tab = make_tab(workspace)
+    open_run(qtbot, tab, run_dir)
+    model = tab.opened.loaded.model
+    tab.set_test_image(3)
+    assert tab.pages.currentIndex() == 1
+    assert tab.act_layer_combo.currentData() == "conv1"
+    qtbot.waitUntil(lambda: not tab.activations_busy, timeout=60_000)
+    grid = tab.grid
+    # The grid shows test image 3 (not the first image shown when the run opened).
+    expected = activations.activations(model, tab.opened.data.images.model_input(3, (28, 28, 1)), "conv1")
+    np.testing.assert_allclose(grid.values, expected, rtol=1e-5, atol=1e-6)
+    shape = tuple(model.get_layer("conv1").output.shape[1:])
+    assert grid.values.shape == shape == (26, 26, 32)
+    assert grid.map_shape == shape[:2] and grid.map_count == shape[2]
+    rows, cols = grid.grid
+    assert rows * cols >= 32 and (rows - 1) * cols < 32
+    assert "26x26x32" in grid.header.text() and "conv1" in grid.header.text()
+    # One colour scale for all maps: the colour bar spans the layer's values.
+    assert grid.levels == (float(grid.values.min()), float(grid.values.max()))
+
+    # Click map 9 in the grid: it is outlined and shown enlarged.
+    h, w = grid.map_shape
+    r, q = divmod(9, grid.cols)
+    scene = grid.grid_image.mapToScene(QPointF(q * (w + 1) + w / 2, r * (h + 1) + h / 2))
+    with qtbot.waitSignal(grid.map_selected, timeout=5000) as signal:
+        click_scene(qtbot, grid.maps_view, scene)
+    assert signal.args == [9] and grid.selected == 9
+    assert np.array_equal(grid.zoom_image.image, grid.values[..., 9])
+
+    # Last conv, then the dense layer as a bar strip.
+    tab.last_conv_button.click()
+    qtbot.waitUntil(lambda: grid.values is not None and grid.values.shape == (11, 11, 64), timeout=60_000)
+    tab.dense_button.click()
+    qtbot.waitUntil(lambda: grid.values is not None and grid.values.shape == (128,), timeout=60_000)
+    assert grid.stack.currentWidget() is grid.bars_view
+
+
+def test_an_image_from_another_tab_uses_that_tabs_model(qtbot, make_tab, workspace):
+    from core import paths
+    from core.inference import load_model
+
+    loaded = load_model(paths.WEIGHTS_DIR / SHIPPED)
+    tab = make_tab(workspace)
+    image = np.zeros((56, 56, 3), np.uint8)  # not the model's size: resized and made grey
+    image[10:46, 24:32] = 255
+    tab.set_image(image, loaded, "my-digit.png")
+    assert tab.image_source.currentData() == "external"
+    assert "my-digit.png" in tab.image_source.currentText()
+    assert tab.external.image.shape == (28, 28, 1)
+    qtbot.waitUntil(lambda: not tab.activations_busy, timeout=60_000)
+    assert tab.grid.values.shape == (26, 26, 32)
+    tab.act_layer_combo.setCurrentIndex(tab.act_layer_combo.findData("predictions"))
+    qtbot.waitUntil(lambda: tab.grid.values is not None and tab.grid.values.shape == (10,), timeout=60_000)
+    assert np.isclose(tab.grid.values.sum(), 1.0, atol=1e-4)
+    ticks = tab.grid.bars_view.getAxis("bottom")._tickLevels
+    assert ticks and [t[1] for t in ticks[0]] == loaded.class_names
+
+
+def test_the_3d_option_says_why_it_is_missing_offscreen(qtbot, make_tab, tmp_path):
+    tab = make_tab(tmp_path / "empty")
+    assert not tab.three_d.isVisible() and not tab.three_d.isEnabled()
+    assert tab.three_d_note.isVisible() and "OpenGL" in tab.three_d_note.toolTip()
+    assert not tab.compute_button.isEnabled()  # nothing opened yet
+    assert [s.kind for s in tab.sources] == ["model"]
+
+
+def test_scatter_colours_follow_the_classes_given(qtbot):
+    from gui.widgets.feature_scatter import FeatureScatter, class_colors, nearest_point
+
+    scatter = FeatureScatter()
+    qtbot.addWidget(scatter)
+    y_true = np.array([0, 1, 2, 2, 1, 0, 3])
+    y_pred = np.array([0, 1, 2, 1, 1, 0, 3])
+    coords = np.arange(14, dtype=np.float32).reshape(7, 2)
+    scatter.set_data(coords, y_true, y_pred, ["a", "b", "c", "d"])
+    colours = scatter.point_colors()
+    expected = [QColor(class_colors(4)[k]).rgb() for k in y_true]
+    assert [c.rgb() for c in colours] == expected
+    assert list(scatter.wrong_rows()) == [3]
+    assert len({c.rgb() for c in class_colors(25)}) == 25
+    assert nearest_point(coords, 2.1, 3.1, (0.1, 0.1)) == 1
+    assert nearest_point(coords, 50.0, 50.0, (0.1, 0.1)) is None
