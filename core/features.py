@@ -13,9 +13,9 @@
 
 How long t-SNE takes on 2 busy CPU cores (scikit-learn's Barnes-Hut, 1,000 iterations, after PCA
 to 50 dimensions): 5-10 s for 1,000 points, about 55 s for 5,000 and 75 s for 10,000
-(:func:`expected_seconds` holds the measured rate). scikit-learn reports no progress during the optimisation, so progress comes in phases
-(features, PCA, t-SNE) and the GUI shows the time elapsed against the expected time. PCA takes
-well under a second at any of these sizes.
+(:func:`expected_seconds` holds the measured rate). scikit-learn reports no progress during the
+optimisation, so progress comes in phases (features, PCA, t-SNE) and the GUI shows the time
+elapsed against the expected time. PCA takes well under a second at any of these sizes.
 
 Nothing here imports Qt.
 """

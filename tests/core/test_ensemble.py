@@ -12,8 +12,8 @@ from core.ensemble import (
     InMemoryImage,
     check_compatible,
     ensemble_predict,
-    prepare_inputs,
     predict_sources,
+    prepare_inputs,
 )
 from core.errors import ModelError
 from core.inference import LoadedModel, Predictor
