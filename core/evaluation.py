@@ -75,7 +75,8 @@ def _test_batches(split, image_shape, batch_size: int):
     import tensorflow as tf
 
     ds = split.tf_dataset(image_shape, with_index=True)
-    return ds.batch(batch_size).map(lambda x, y, i: (tf.cast(x, tf.float32), y, i)).prefetch(2)
+    as_float = tf.autograph.experimental.do_not_convert(lambda x, y, i: (tf.cast(x, tf.float32), y, i))
+    return ds.batch(batch_size).map(as_float).prefetch(2)
 
 
 def evaluate(

@@ -81,13 +81,15 @@ class Split:
             orientations = self.orientations if self.orientations is not None else np.ones(len(self), np.int32)
             ds = tf.data.Dataset.from_tensor_slices((list(self.paths), orientations, self.labels, index))
             ds = ds.map(
-                lambda p, o, y, i: (decode_image_file(p, image_shape, o), y, i),
+                tf.autograph.experimental.do_not_convert(
+                    lambda p, o, y, i: (decode_image_file(p, image_shape, o), y, i)
+                ),
                 num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True,
             )
             # A file that passed the scan but fails to decode (truncated mid-way) is dropped, not fatal.
             ds = ds.ignore_errors()
-        return ds if with_index else ds.map(lambda x, y, i: (x, y))
+        return ds if with_index else ds.map(tf.autograph.experimental.do_not_convert(lambda x, y, i: (x, y)))
 
     def load_images(self, image_shape: tuple[int, int, int]) -> np.ndarray:
         """All images as one uint8 array (in-memory splits at once; folders decoded now)."""
