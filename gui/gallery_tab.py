@@ -29,11 +29,13 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QSplitter,
@@ -356,9 +358,17 @@ class GalleryTab(QWidget):
         dl.addWidget(self.detail_title)
         dl.addWidget(self.detail, 1)
 
+        # The detail view needs ~700 px; in a scroll area it no longer sets the window's minimum width,
+        # so the app fits 1280-1366 px screens (it scrolls there instead).
+        detail_scroll = QScrollArea()
+        detail_scroll.setWidgetResizable(True)
+        detail_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        detail_scroll.setWidget(detail_pane)
+        detail_scroll.setMinimumWidth(320)
+
         self.right_split = QSplitter(Qt.Orientation.Vertical)
         self.right_split.addWidget(self.eval_tabs)
-        self.right_split.addWidget(detail_pane)
+        self.right_split.addWidget(detail_scroll)
         self.right_split.setChildrenCollapsible(False)
         self.right_split.setStretchFactor(0, 1)
         self.right_split.setStretchFactor(1, 1)
