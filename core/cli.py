@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core import __version__
 from core.errors import WorkbenchError
-from core.reporting import CancelToken, NullReporter
+from core.reporting import CancelToken, NullReporter, format_epoch_line
 
 
 def _quiet_tensorflow() -> None:
@@ -73,15 +73,7 @@ class TerminalReporter(NullReporter):
 
     def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
         self._clear()
-        parts = [f"epoch {epoch + 1}/{self.epochs}"]
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-            if key in logs:
-                parts.append(f"{key} {logs[key]:.4f}")
-        if "lr" in logs:
-            parts.append(f"lr {logs['lr']:.3g}")
-        if "seconds" in logs:
-            parts.append(f"{logs['seconds']:.1f}s")
-        print("  ".join(parts), file=self.out, flush=True)
+        print(format_epoch_line(epoch + 1, self.epochs, logs), file=self.out, flush=True)
 
     def on_message(self, text: str) -> None:
         self._clear()

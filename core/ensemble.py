@@ -207,18 +207,30 @@ def predict_sources(
         except MemoryError:
             return "not enough memory to read this image"
 
+    def prepare_all(part: list[Path | InMemoryImage]) -> list:
+        return [prepare(item) for item in part]
+
     chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
-    workers = max(1, min(4, os.cpu_count() or 1))
+    # Leave a core to the model: on small machines reading threads would only slow it (tiny images
+    # are decoded under the GIL anyway; big JPEGs release it and gain from a second thread).
+    workers = max(1, min(4, (os.cpu_count() or 2) - 1))
+
+    def submit(pool: ThreadPoolExecutor, chunk: list) -> list[Future]:
+        # One task per thread and batch, not per image: per-image tasks cost more in hand-overs
+        # (and GIL contention with the model's thread) than decoding a small PNG does.
+        step = -(-len(chunk) // workers)
+        return [pool.submit(prepare_all, chunk[i : i + step]) for i in range(0, len(chunk), step)]
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="read-image") as pool:
-        pending: list[Future] = [pool.submit(prepare, item) for item in chunks[0]] if chunks else []
+        pending: list[Future] = submit(pool, chunks[0]) if chunks else []
         for n, chunk in enumerate(chunks):
             if cancel is not None and cancel.cancelled:
                 for f in pending:
                     f.cancel()
                 break
-            prepared = [f.result() for f in pending]
+            prepared = [p for f in pending for p in f.result()]
             # Start reading the next batch now: it decodes while the model works on this one.
-            pending = [pool.submit(prepare, item) for item in chunks[n + 1]] if n + 1 < len(chunks) else []
+            pending = submit(pool, chunks[n + 1]) if n + 1 < len(chunks) else []
             good = [i for i, p in enumerate(prepared) if not isinstance(p, str)]
             mean = members = None
             if good:

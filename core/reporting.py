@@ -49,6 +49,19 @@ class NullReporter:
         pass
 
 
+def format_epoch_line(epoch: int, epochs: int, logs: dict[str, float], best: bool = False) -> str:
+    """One line per epoch, the same in the terminal and the app's log: ``epoch`` counts from 1."""
+    parts = [f"Epoch {epoch:>{len(str(epochs))}}/{epochs}"]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if key in logs:
+            parts.append(f"{key} {logs[key]:.4f}")
+    if "lr" in logs:
+        parts.append(f"lr {logs['lr']:.3g}")
+    if "seconds" in logs:
+        parts.append(f"{logs['seconds']:.1f} s")
+    return "  ".join(parts) + ("  * best so far" if best else "")
+
+
 class CancelToken:
     """Stop and pause requests from another thread.
 

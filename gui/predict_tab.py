@@ -210,6 +210,7 @@ class PredictTab(QWidget):
         self._view_request = 0
         self._hooked: QWidget | None = None
         self._started = False
+        self._auto_selecting = False
 
         if show_status is not None:
             self.status_message.connect(lambda text, ms: show_status(text, ms))
@@ -359,8 +360,10 @@ class PredictTab(QWidget):
         self.proxy.setDynamicSortFilter(True)
         self.table = QTableView()
         self.table.setModel(self.proxy)
+        # No sort column until a title is clicked: rows stay in the order the files came in, and a
+        # batch of thousands is not re-sorted (in Python, per comparison) after every chunk.
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # the order the files came in
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -407,7 +410,7 @@ class PredictTab(QWidget):
         self.main_split.setStretchFactor(0, 0)
         self.main_split.setStretchFactor(1, 1)
         self.main_split.setChildrenCollapsible(False)
-        self.main_split.setSizes([400, 1000])
+        self.main_split.setSizes([440, 1000])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.main_split)
@@ -662,6 +665,7 @@ class PredictTab(QWidget):
             self.view.clear(f"No model in use: {problem}" if problem else "Choose a model on the left.")
             return
         self.view.set_model(members)
+        self.view.hold_gradcam(False)
         self.results.set_models(members[0].class_names, len(members))
         self.model_ready.emit()
         if self._sources:
@@ -861,6 +865,8 @@ class PredictTab(QWidget):
         self.view.clear("Predicting …")
         self._batch_running = True
         self._batch_started = time.perf_counter()
+        # Grad-CAM of the first row waits for the batch: it would take the model's CPU meanwhile.
+        self.view.hold_gradcam(True)
         self.progress.setRange(0, 0)
         self.progress.show()
         self._set_state("Looking for images …")
@@ -882,7 +888,11 @@ class PredictTab(QWidget):
             self.table.show()
             self.split.setSizes([300, 500])
         if not self.table.selectionModel().hasSelection() and self.proxy.rowCount() > 0:
-            self.table.selectRow(0)
+            self._auto_selecting = True
+            try:
+                self.table.selectRow(0)
+            finally:
+                self._auto_selecting = False
         self._update_actions()
 
     def _on_progress(self, generation: int, done: int, total: int, what: str) -> None:
@@ -901,6 +911,7 @@ class PredictTab(QWidget):
             return
         self._batch_running = False
         self.progress.hide()
+        self.view.hold_gradcam(False)
         seconds = time.perf_counter() - self._batch_started
         n, ok = self.results.rowCount(), self.results.ok_count
         if outcome == "failed":
@@ -935,6 +946,7 @@ class PredictTab(QWidget):
         self._sources = []
         self._batch_running = False
         self.progress.hide()
+        self.view.hold_gradcam(False)
         self.results.clear()
         self.table.hide()
         self.view.clear(DROP_HINT)
@@ -953,6 +965,8 @@ class PredictTab(QWidget):
     def _on_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
             return
+        if not self._auto_selecting:
+            self.view.hold_gradcam(False)  # a person chose this row: explain it now
         result = self.proxy.data(current, RESULT_ROLE)
         if result is not None:
             self.show_result(result)

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import ModelError, OfflineError, WorkbenchError
+from core.reporting import format_epoch_line
 from core.training import TrainConfig
 from gui import dialogs
 from gui.settings import AppSettings
@@ -66,18 +67,6 @@ def format_duration(seconds: float) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def format_epoch_line(epoch: int, epochs: int, logs: dict[str, float], best: bool = False) -> str:
-    parts = [f"Epoch {epoch:>{len(str(epochs))}}/{epochs}"]
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        if key in logs:
-            parts.append(f"{key} {logs[key]:.4f}")
-    if "lr" in logs:
-        parts.append(f"lr {logs['lr']:.3g}")
-    if "seconds" in logs:
-        parts.append(f"{logs['seconds']:.1f} s")
-    return "  ".join(parts) + ("  * best so far" if best else "")
 
 
 def _scroll(widget: QWidget) -> QScrollArea:

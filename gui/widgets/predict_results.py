@@ -3,7 +3,8 @@
 A :class:`ResultsModel` (``QAbstractTableModel``) over :class:`core.ensemble.SourceResult` rows;
 the tab shows it through a ``QSortFilterProxyModel`` sorting on :data:`SORT_ROLE` (numbers sort as
 numbers, failed images last by confidence). Rows are appended in chunks (one
-``beginInsertRows`` per chunk), never one widget per row. :func:`results_csv` writes the table,
+``beginInsertRows`` per chunk), never one widget per row, and thumbnails become ``QImage`` only
+when their row is first painted. :func:`results_csv` writes the table,
 with every class probability, for a spreadsheet.
 """
 
@@ -78,7 +79,7 @@ class ResultsModel(QAbstractTableModel):
         start = len(self.results)
         self.beginInsertRows(QModelIndex(), start, start + len(results) - 1)
         self.results.extend(results)
-        self._thumbs.extend(None if r.thumbnail is None else to_qimage(r.thumbnail) for r in results)
+        self._thumbs.extend([None] * len(results))  # made when a row is first painted
         self.endInsertRows()
 
     def result(self, row: int) -> SourceResult:
@@ -142,7 +143,10 @@ class ResultsModel(QAbstractTableModel):
                 return self._note(r)
             return None
         if role == Qt.ItemDataRole.DecorationRole and col == COL_THUMB:
-            return self._thumbs[index.row()]
+            thumb = self._thumbs[index.row()]
+            if thumb is None and r.thumbnail is not None:
+                thumb = self._thumbs[index.row()] = to_qimage(r.thumbnail)
+            return thumb
         if role == SORT_ROLE:
             if col == COL_THUMB:
                 return index.row()

@@ -206,6 +206,7 @@ class PredictionView(QWidget):
         self._true_index: int | None = None
         self._wanted: tuple | None = None
         self._in_flight: tuple | None = None
+        self._held = False
         self._build()
         self.clear()
 
@@ -524,6 +525,15 @@ class PredictionView(QWidget):
         self.message.setVisible(bool(message))
         self.body.setVisible(not message)
 
+    def hold_gradcam(self, hold: bool) -> None:
+        """Postpone Grad-CAM work while ``hold`` (an owner busy with a batch on the same CPU); the map
+        for the image shown is computed when released."""
+        if hold == self._held:
+            return
+        self._held = hold
+        if not hold:
+            self._request_gradcam()
+
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop Grad-CAM work and wait for its thread (call before the window closes)."""
         return self.jobs.shutdown(timeout_ms)
@@ -706,6 +716,10 @@ class PredictionView(QWidget):
             return
         if self._in_flight is not None:
             return  # the job running now asks again for the newest request when it ends
+        if self._held:
+            self.canvas.set_overlay(None)
+            self.gradcam_status.setText("Grad-CAM follows when the predictions are done.")
+            return
         self._start(key)
 
     def _start(self, key: tuple) -> None:

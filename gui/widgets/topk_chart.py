@@ -154,11 +154,15 @@ class TopKChart(QWidget):
             label = pg.TextItem(color=self._text_color, anchor=(0, 0.5))
             item.addItem(label)
             self._labels.append(label)
+        ticks = member_probs is not None and member_probs.ndim == 2 and len(member_probs) > 1
         for j, label in enumerate(self._labels):
             if j >= n:
                 label.hide()
                 continue
             value = widths[j]
+            # After the bar, or after the members' ticks just beyond it, so that no tick crosses the text.
+            near = [float(t) for t in member_probs[:, order[j]] if value - 0.005 <= t <= value + 0.16] if ticks else []
+            x = max(near) + 0.015 if near and max(near) + 0.17 < 1.04 else value + 0.01
             label.setText(_percent(value))
             # Inside the bar, right-aligned, when the bar is long; after it otherwise.
             if value > 0.78:
@@ -168,10 +172,10 @@ class TopKChart(QWidget):
             else:
                 label.setAnchor((0, 0.5))
                 label.setColor(self._text_color)
-                label.setPos(value + 0.01, float(ys[j]))
+                label.setPos(x, float(ys[j]))
             label.show()
 
-        if member_probs is not None and member_probs.ndim == 2 and len(member_probs) > 1:
+        if ticks:
             xs = np.concatenate([member_probs[:, i] for i in order])
             yy = np.concatenate([np.full(len(member_probs), y) for y in ys])
             self._members.setData(xs, yy)

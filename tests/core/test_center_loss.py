@@ -10,24 +10,9 @@ import numpy as np
 import pytest
 
 from core import runs
-from core.datasets.base import Dataset, Split
 from core.errors import WorkbenchError
 from core.reporting import NullReporter
 from core.training import TrainConfig, resume_run, train
-
-
-@pytest.fixture
-def tiny_dataset(tiny_arrays):
-    x, y = tiny_arrays
-    return Dataset(
-        name="tiny",
-        title="tiny quadrants",
-        class_names=["top-left", "top-right", "bottom-left"],
-        image_shape=(16, 16, 1),
-        train=Split(y[:36], images=x[:36]),
-        val=Split(y[36:48], images=x[36:48]),
-        test=Split(y[48:], images=x[48:]),
-    )
 
 
 class EpochLogs(NullReporter):

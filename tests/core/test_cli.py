@@ -34,7 +34,7 @@ def test_train_then_evaluate_then_predict(capsys, tmp_path):
     rc = run_cli(["train", "--model", "simple-cnn-1", "--epochs", "1", "--limit", "300", "--batch-size", "64"])
     out = capsys.readouterr().out.strip().splitlines()
     assert rc == 0
-    assert out[0].startswith("epoch 1/1") and "val_accuracy" in out[0]
+    assert out[0].startswith("Epoch 1/1") and "val_accuracy" in out[0]
     m = RESULT.search(out[-1])
     assert m, out[-1]
     acc, run_dir = float(m.group(1)), Path(m.group(3))
@@ -96,6 +96,6 @@ def test_terminal_reporter_lines():
     rep.on_epoch(0, {"loss": 0.5, "accuracy": 0.9, "val_loss": 0.4, "val_accuracy": 0.91, "lr": 0.001, "seconds": 2})
     assert (
         out.getvalue()
-        == "epoch 1/3  loss 0.5000  accuracy 0.9000  val_loss 0.4000  val_accuracy 0.9100  lr 0.001  2.0s\n"
+        == "Epoch 1/3  loss 0.5000  accuracy 0.9000  val_loss 0.4000  val_accuracy 0.9100  lr 0.001  2.0 s\n"
     )
     assert err.getvalue() == ""  # no progress bar when not a terminal
