@@ -427,6 +427,7 @@ class MainWindow(QMainWindow):
         self.train_tab.save_settings()
         self.gallery_tab.shutdown()
         self.gallery_tab.save_settings()
+        self.predict_tab.shutdown()
         self.runs_tab.shutdown()
         self.runs_tab.save_settings()
         self.inside_tab.shutdown()

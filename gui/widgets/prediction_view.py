@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QImage, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -400,6 +400,11 @@ class PredictionView(QWidget):
         self.layer_combo.currentIndexChanged.connect(self._on_layer_changed)
         self.member_combo.currentIndexChanged.connect(self._on_member_changed)
         self.k_spin.valueChanged.connect(lambda _v: self._draw_chart())
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self.chart._plot is None:
+            QTimer.singleShot(0, self.chart.prepare)
 
     # ==========================================================================================
     # Public API

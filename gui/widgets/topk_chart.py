@@ -81,6 +81,11 @@ class TopKChart(QWidget):
         self._plot = plot
         self._text_color = fg
 
+    def prepare(self) -> None:
+        """Make the plot now (a tenth of a second or more), before it is needed: owners call it when
+        idle, so the first prediction does not pay for it while a batch is running."""
+        self._ensure_plot()
+
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         if self._pending is not None:
