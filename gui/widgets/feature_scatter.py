@@ -25,19 +25,9 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPalette, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-# Matplotlib's tab10 / tab20: the categorical colours people know from their notebooks.
-TAB10 = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
+from gui.widgets.palette import TAB10
+
+# tab10 (gui/widgets/palette.py), then tab20's lighter half.
 TAB20_EXTRA = (
     "#aec7e8",
     "#ffbb78",

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import runs
+from gui.widgets.palette import TAB10
 from gui.widgets.runs_table import (
     STATE_COLORS,
     RunRow,
@@ -40,18 +41,9 @@ from gui.widgets.runs_table import (
     setting_label,
 )
 
-# Matplotlib's "tab10", then a darker set: distinct, and readable on light and dark backgrounds.
+# tab10 (gui/widgets/palette.py), then a darker set: distinct, and readable on light and dark backgrounds.
 PALETTE = [
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
+    *TAB10,
     "#393b79",
     "#ad494a",
     "#637939",
