@@ -46,14 +46,35 @@ def describe(name: str, lateness_ms: list[float]) -> str:
 
 
 def wait_until(condition, timeout_s: float = 600.0) -> None:
-    from PySide6.QtCore import QCoreApplication, QEventLoop
+    """Run a real Qt event loop (as ``app.exec()`` does) until ``condition()`` holds.
 
+    The condition is checked by a 20 ms timer inside the loop, so the GUI thread sleeps in the
+    event dispatcher between events exactly as in the app, not in a polling loop of our own.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if condition():
+        return
+    loop = QEventLoop()
     deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the app did not get there in time")
-        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-        time.sleep(0.002)
+    timed_out = False
+
+    def check() -> None:
+        nonlocal timed_out
+        if condition():
+            loop.quit()
+        elif time.monotonic() > deadline:
+            timed_out = True
+            loop.quit()
+
+    poll = QTimer()
+    poll.setInterval(20)
+    poll.timeout.connect(check)
+    poll.start()
+    loop.exec()
+    poll.stop()
+    if timed_out:
+        raise TimeoutError("the app did not get there in time")
 
 
 def open_app(folder: Path):

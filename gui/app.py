@@ -16,6 +16,7 @@ painted, ``ready <seconds>`` when TensorFlow is ready, and quits (bench/bench_st
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -66,8 +67,7 @@ class TensorFlowLoader(QObject):
         # the try): they inherit its lower priority, like every job thread (gui/workers.py).
         lower_thread_priority()
         try:
-            import keras
-            import tensorflow as tf
+            tf, keras = import_tensorflow()
 
             try:
                 gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
@@ -81,6 +81,56 @@ class TensorFlowLoader(QObject):
             return
         self.info = info
         self.ready.emit(info)
+
+
+_frozen = False
+
+
+def import_tensorflow():
+    """Import TensorFlow and Keras (``(tf, keras)``) so that Python's garbage collector never rescans them.
+
+    Importing them creates ~450,000 objects that live as long as the process. Each full collection
+    scans them all while holding the GIL (measured: 90-310 ms, freeing nothing), and whichever
+    thread triggers one freezes the window for that long: during the import, and later when the
+    training thread builds a model. So the collector is paused while they are created, and they
+    are then moved to the permanent generation (``gc.freeze``, once per process); later
+    collections only look at what the app makes afterwards (measured: ~30 ms). Automatic collection
+    is left as it was found (off once :func:`collect_garbage_in_gui_thread` has run).
+    """
+    global _frozen
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        import keras
+        import tensorflow as tf
+    finally:
+        if not _frozen:
+            gc.freeze()
+            _frozen = True
+        if was_enabled:
+            gc.enable()
+    return tf, keras
+
+
+_collector = None
+
+
+def collect_garbage_in_gui_thread(interval_s: float = 0.5):
+    """Run Python's cyclic garbage collector only in the GUI thread, from a timer (idempotent).
+
+    Left automatic, a collection runs in whichever thread happens to allocate, often the training
+    thread; when it frees a Qt object's Python wrapper there, the C++ destructor takes Qt's locks
+    and then waits for the GIL while the GUI thread, holding the GIL, waits for those locks: the
+    app hangs (seen in the tests). pyqtgraph's ``GarbageCollector`` disables automatic collection
+    and checks the same generation thresholds on a timer in the GUI thread instead. Call it from
+    the GUI thread before :func:`import_tensorflow` starts, so the import leaves it disabled.
+    """
+    global _collector
+    if _collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _collector = GarbageCollector(interval=interval_s)
+    return _collector
 
 
 class _FirstPaintProbe(QObject):

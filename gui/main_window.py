@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from core import paths
 from gui import dialogs
+from gui.app import collect_garbage_in_gui_thread
 from gui.gallery_tab import GalleryTab
 from gui.settings import AppSettings
 from gui.train_tab import TrainTab
@@ -117,6 +118,7 @@ class MainWindow(QMainWindow):
         self._started = True
         self.train_tab.populate()
         self.train_tab.attach_plots()
+        collect_garbage_in_gui_thread()  # before TensorFlow's import below: see gui/app.py
         # After a crash: offer to resume the runs that were cut short (resumes wait for TensorFlow).
         QTimer.singleShot(0, self.runs_tab.check_interrupted)
         if self.tf_loader is not None:

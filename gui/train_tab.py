@@ -52,6 +52,9 @@ from gui.workers import BatchUpdate, JobRunner, TrainWorker, run_in_thread
 
 OPEN_FOLDER = "open-folder"
 RUNNING_STATES = ("starting", "running", "paused", "stopping")
+# Progress bars and the state line change 4 times a second, the plots 10 times: a progress bar
+# repaints itself at once on every new value, and each frame of work delays the window's reactions.
+PROGRESS_INTERVAL_S = 0.25
 STATE_TEXT = {
     "idle": "Ready.",
     "starting": "Starting ...",
@@ -1092,6 +1095,7 @@ class TrainTab(QWidget):
         self._steps = 0
         self._batches_at_stop: int | None = None
         self._latest: BatchUpdate | None = None
+        self._progress_shown_at = -math.inf
 
     def _on_run_started(self, info: dict) -> None:
         self._run_info = dict(info)
@@ -1127,11 +1131,16 @@ class TrainTab(QWidget):
         if self.plots is None or not self.plots.live:
             self._refresh_progress()
 
-    def _refresh_progress(self) -> None:
+    def _refresh_progress(self, force: bool = False) -> None:
+        """Show the newest batch in the progress bars and state line (at most every 0.25 s unless forced)."""
         update = self._latest
         if update is None:
             return
+        now = time.monotonic()
+        if not force and now - self._progress_shown_at < PROGRESS_INTERVAL_S:
+            return
         self._latest = None
+        self._progress_shown_at = now
         steps = max(1, update.steps)
         if self.epoch_bar.maximum() != steps:
             self.epoch_bar.setRange(0, steps)
@@ -1154,6 +1163,7 @@ class TrainTab(QWidget):
         else:
             best = False
         self._log(format_epoch_line(epoch + 1, self._epochs or epoch + 1, logs, best))
+        self._refresh_progress(force=True)
         self.run_bar.setValue(min((epoch + 1) * self._steps, self.run_bar.maximum()))
 
     def _on_message(self, text: str) -> None:
@@ -1216,7 +1226,7 @@ class TrainTab(QWidget):
             b.clicked.connect(halve)
 
     def _end_run(self, outcome: str) -> None:
-        self._refresh_progress()
+        self._refresh_progress(force=True)
         self.epoch_bar.setFormat(outcome)
         self.run_bar.setFormat(f"{outcome} (%p %)")
         self._clock.stop()

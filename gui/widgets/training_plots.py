@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 REDRAW_HZ = 10
+WHOLE_RUN_EPOCHS = 20  # a live run this short shows its whole length on the x axis from the start
 
 TRAIN_RAW = QColor(31, 119, 180, 70)
 TRAIN = QColor(31, 119, 180)
@@ -304,6 +305,7 @@ class TrainingPlots(QWidget):
         window = min(50.0, max(5.0, steps_per_epoch / 4))
         self._smoother_loss.set_window(window)
         self._smoother_acc.set_window(window)
+        self._follow(force=True)  # the x axis for the planned run, before its first point
         self._timer.start()
 
     def _on_frame(self) -> None:
@@ -420,15 +422,25 @@ class TrainingPlots(QWidget):
             self._follow()
 
     def _follow(self, force: bool = False) -> None:
-        """Keep all points in view: the x axis grows in steps (up to the planned epochs), y fits."""
+        """Keep all points in view: the x axis shows the run ahead, y fits the data.
+
+        A change of range makes every axis lay out its ticks again, the costliest frame there is
+        (measured during training: 10 ms of the window's time against ~1.5 ms for new points). So
+        a short run (up to ``WHOLE_RUN_EPOCHS``) gets its whole length at once, and a longer one a
+        range that doubles, up to the planned epochs: a handful of changes per run.
+        """
         last = max(
             [s.x[-1] for s in (self._batch_loss, self._val_loss, self._train_loss_epoch, self._lr) if s.n],
             default=0.0,
         )
         if force or last > self._x_max or self._x_max == 0.0:
-            new = max(1.0, math.ceil(last * 1.5 if self._mode == "live" else last))
-            if self._planned_epochs:
-                new = max(min(new, self._planned_epochs), math.ceil(last))
+            planned = self._planned_epochs if self._mode == "live" else None
+            if planned and planned <= WHOLE_RUN_EPOCHS:
+                new = float(max(planned, math.ceil(last)))
+            else:
+                new = float(max(1, math.ceil(last * 2 if self._mode == "live" else last)))
+                if planned:
+                    new = max(min(new, planned), math.ceil(last))
             if force or new != self._x_max:
                 self._x_max = new
                 self.loss.plot.setXRange(0, new, padding=0.02)
