@@ -5,8 +5,9 @@
   each member: members may take different input sizes or colour modes, so each gets its own input,
   made from the original image (:func:`prepare_inputs`).
 * :func:`predict_sources` classifies files (and in-memory images) in batches with one model or an
-  ensemble, reading the next batch while the model works on the current one, and reports each
-  batch as it finishes: what the Predict tab's table shows. An ensemble of one is a plain model.
+  ensemble (reading the next batch while the model works on the current one where there are cores
+  to spare), and reports each batch as it finishes: what the Predict tab's table shows. An ensemble
+  of one is a plain model.
 
 Qt-free and TensorFlow-free at import; predictors are :class:`core.inference.Predictor` objects.
 """
@@ -24,8 +25,8 @@ import numpy as np
 from PIL import Image
 
 from core.errors import ImageError, ModelError
-from core.images import open_image, to_display, to_model_input
-from core.inference import DEFAULT_BATCH_SIZE, LoadedModel, Predictor, top_k
+from core.images import open_image, to_8bit, to_model_input
+from core.inference import DEFAULT_BATCH_SIZE, LoadedModel, Predictor, top_k_rows
 
 THUMBNAIL_SIZE = 48
 
@@ -131,7 +132,8 @@ class SourceResult:
     """The outcome for one image: probabilities when predicted, ``error`` (a reason) when not.
 
     ``probs`` is the ensemble's mean (the model's own for one model), ``member_probs`` each
-    member's ``(M, classes)``; ``thumbnail`` a small uint8 RGB image for a table.
+    member's ``(M, classes)``; ``thumbnail`` a small uint8 image for a table, ``(H, W, 1)`` for a
+    grey image and ``(H, W, 3)`` RGB for a colour one.
     """
 
     source: Path | InMemoryImage
@@ -158,10 +160,75 @@ class SourceResult:
         return None if self.probs is None else int(np.argmax(self.probs))
 
 
-def _thumbnail(img: Image.Image, size: int) -> np.ndarray:
-    rgb = to_display(img)
-    rgb.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+_GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16B", "I;16L", "I;16N"})
+
+
+def _thumbnail(img: Image.Image, size: int, inputs: dict[tuple[int, ...], np.ndarray]) -> np.ndarray:
+    """``img`` made to fit ``size`` x ``size`` (aspect kept), uint8 ``(H, W, 1)`` grey or ``(H, W, 3)`` RGB.
+
+    A grey image stays grey. An image that already fits is not resized, and when a model input of
+    its own size and channels was made (``inputs``, by shape), that very array is the thumbnail:
+    converting it again would give the same pixels.
+    """
+    channels = 1 if img.mode in _GREY_MODES else 3
+    width, height = img.size
+    if max(width, height) <= size:
+        same = inputs.get((height, width, channels))
+        if same is not None:
+            return same
+    small = to_8bit(img, channels)
+    if max(width, height) > size:
+        scale = size / max(width, height)
+        shape = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = small.resize(shape, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    arr = np.asarray(small, dtype=np.uint8)
+    return np.ascontiguousarray(arr[:, :, np.newaxis] if channels == 1 else arr)
+
+
+def read_source(
+    item: Path | InMemoryImage,
+    shapes: Sequence[tuple[int, int, int]],
+    *,
+    thumbnail_size: int | None = THUMBNAIL_SIZE,
+    min_size: int | None = None,
+) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """One image as each of ``shapes`` takes it (uint8 arrays, in order) and its thumbnail (or None).
+
+    What :func:`predict_sources` does for each source; raises :class:`ImageError` for a file that
+    cannot be read. ``min_size`` as for :func:`core.images.open_image`.
+    """
+    img = item.image if isinstance(item, InMemoryImage) else open_image(item, min_size=min_size)
+    keys = [tuple(int(v) for v in shape) for shape in shapes]
+    inputs = {key: to_model_input(img, key) for key in keys}
+    thumb = _thumbnail(img, thumbnail_size, inputs) if thumbnail_size else None
+    return [inputs[key] for key in keys], thumb
+
+
+#: Reading the next batch while the model predicts the current one needs cores to spare. On 2
+#: cores the reading thread takes them from TensorFlow's threads: measured there (1,000 28x28 PNG
+#: files, the shipped MNIST CNN, bench/bench_predict.py and the same pipeline forced to overlap),
+#: the model then ran at 0.6-0.7 of its speed instead of 0.9-1.0, for an end to end 5-15 % shorter
+#: in core (0.20 s against 0.23 s) and about the same in the Predict tab (0.30 s against 0.31 s).
+OVERLAP_MIN_CORES = 4
+#: A batch whose files average at least this many bytes is read by several threads: decoding a big
+#: image releases the GIL (2 threads read 2048x1536 JPEG files 1.7x faster on 2 cores). Small files
+#: cost mostly Python under the GIL, where a second thread only slows the first (28x28 PNG files:
+#: 1.5x slower with 2 threads).
+PARALLEL_READ_BYTES = 64 * 1024
+MAX_READERS = 4
+
+
+def _mean_file_size(items: Sequence[Path | InMemoryImage], sample: int = 8) -> float:
+    """The mean size of the first ``sample`` files (in-memory images count as 0 bytes)."""
+    items = items[:sample]
+    total = 0
+    for item in items:
+        if isinstance(item, Path):
+            try:
+                total += item.stat().st_size
+            except OSError:
+                pass  # reading it fails later, with the reason
+    return total / max(1, len(items))
 
 
 def predict_sources(
@@ -172,16 +239,23 @@ def predict_sources(
     batch_size: int = DEFAULT_BATCH_SIZE,
     thumbnail_size: int | None = THUMBNAIL_SIZE,
     on_result: Callable[[SourceResult], None] | None = None,
+    on_batch: Callable[[list[SourceResult]], None] | None = None,
     cancel: _Cancel | None = None,
+    overlap: bool | None = None,
 ) -> list[SourceResult]:
     """Classify image files (and :class:`InMemoryImage` items) with one model or an ensemble.
 
     One :class:`SourceResult` per source, in order. A file that cannot be read gets a result with
-    ``error`` (the reason from :func:`core.images.open_image`) and never stops the others. Files
-    are decoded by a few threads, the next batch while the model predicts the current one (Pillow
-    and TensorFlow both release the GIL). ``on_result`` is called for each result of a batch as
-    soon as the batch is done; ``cancel.cancelled`` is checked before each batch, and once set the
-    results so far are returned.
+    ``error`` (the reason from :func:`core.images.open_image`) and never stops the others.
+    As soon as a batch is done, ``on_result`` is called for each of its results, then
+    ``on_batch`` once with all of them (one call a batch, for a consumer that hands them on).
+
+    Batches are read, then predicted. With ``overlap`` (default: on machines with at least
+    :data:`OVERLAP_MIN_CORES` cores) a thread reads the next batch while the model predicts the
+    current one. A batch of big files (:data:`PARALLEL_READ_BYTES`) is decoded by several threads.
+
+    ``cancel.cancelled`` is checked before each batch and between the images being read; once set,
+    the results of the batches finished so far are returned.
     """
     if not predictors:
         raise ModelError("Choose at least one model.")
@@ -193,50 +267,69 @@ def predict_sources(
     member_slot = [distinct.index(s) for s in shapes]
     # JPEGs may decode at a reduced scale, never below twice the largest input (or the thumbnail).
     min_size = 2 * max([max(s[0], s[1]) for s in distinct] + [thumbnail_size or 0])
-    items: list[Path | InMemoryImage] = [s if isinstance(s, InMemoryImage) else Path(s) for s in sources]
+    items: list[Path | InMemoryImage] = [s if isinstance(s, InMemoryImage | Path) else Path(s) for s in sources]
+    chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+    cores = os.cpu_count() or 1
+    if overlap is None:
+        overlap = cores >= OVERLAP_MIN_CORES
+    readers = min(MAX_READERS, cores)
     results: list[SourceResult] = []
+
+    def cancelled() -> bool:
+        return cancel is not None and cancel.cancelled
 
     def prepare(item: Path | InMemoryImage) -> tuple[list[np.ndarray], np.ndarray | None] | str:
         try:
-            img = item.image if isinstance(item, InMemoryImage) else open_image(item, min_size=min_size)
-            inputs = [to_model_input(img, s) for s in distinct]
-            thumb = _thumbnail(img, thumbnail_size) if thumbnail_size else None
-            return inputs, thumb
+            return read_source(item, distinct, thumbnail_size=thumbnail_size, min_size=min_size)
         except ImageError as exc:
             return str(exc)
         except MemoryError:
             return "not enough memory to read this image"
 
-    def prepare_all(part: list[Path | InMemoryImage]) -> list:
-        return [prepare(item) for item in part]
+    def prepare_all(part: list[Path | InMemoryImage]) -> list | None:
+        out = []
+        for item in part:
+            if cancelled():
+                return None
+            out.append(prepare(item))
+        return out
 
-    chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
-    # Leave a core to the model: on small machines reading threads would only slow it (tiny images
-    # are decoded under the GIL anyway; big JPEGs release it and gain from a second thread).
-    workers = max(1, min(4, (os.cpu_count() or 2) - 1))
+    with (
+        ThreadPoolExecutor(max_workers=readers, thread_name_prefix="read-image") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as ahead,
+    ):
 
-    def submit(pool: ThreadPoolExecutor, chunk: list) -> list[Future]:
-        # One task per thread and batch, not per image: per-image tasks cost more in hand-overs
-        # (and GIL contention with the model's thread) than decoding a small PNG does.
-        step = -(-len(chunk) // workers)
-        return [pool.submit(prepare_all, chunk[i : i + step]) for i in range(0, len(chunk), step)]
+        def read(chunk: list[Path | InMemoryImage]) -> list | None:
+            """The chunk prepared, in order (None once cancelled); big files by several threads."""
+            if readers > 1 and len(chunk) > 1 and _mean_file_size(chunk) >= PARALLEL_READ_BYTES:
+                step = -(-len(chunk) // readers)
+                futures = [pool.submit(prepare_all, chunk[i : i + step]) for i in range(0, len(chunk), step)]
+                parts = [f.result() for f in futures]
+                return None if any(part is None for part in parts) else [p for part in parts for p in part]
+            return prepare_all(chunk)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="read-image") as pool:
-        pending: list[Future] = submit(pool, chunks[0]) if chunks else []
+        next_read: Future | None = ahead.submit(read, chunks[0]) if overlap and chunks else None
         for n, chunk in enumerate(chunks):
-            if cancel is not None and cancel.cancelled:
-                for f in pending:
-                    f.cancel()
+            if cancelled():
                 break
-            prepared = [p for f in pending for p in f.result()]
-            # Start reading the next batch now: it decodes while the model works on this one.
-            pending = submit(pool, chunks[n + 1]) if n + 1 < len(chunks) else []
+            if next_read is not None:
+                prepared = next_read.result()
+                next_read = ahead.submit(read, chunks[n + 1]) if n + 1 < len(chunks) else None
+            else:
+                prepared = read(chunk)
+            if prepared is None:
+                break  # cancelled while reading this batch
             good = [i for i, p in enumerate(prepared) if not isinstance(p, str)]
-            mean = members = None
+            mean = members = tops = None
             if good:
-                stacks = [np.stack([prepared[i][0][slot] for i in good]) for slot in range(len(distinct))]
+                # Stacked straight into float32, what the model takes: one copy, not two.
+                stacks = [
+                    np.stack([prepared[i][0][slot] for i in good], dtype=np.float32) for slot in range(len(distinct))
+                ]
                 mean, members = ensemble_predict(predictors, [stacks[member_slot[m]] for m in range(len(predictors))])
+                tops = top_k_rows(mean, names, k)
             row_of = {i: row for row, i in enumerate(good)}
+            done = len(results)
             for i, (item, p) in enumerate(zip(chunk, prepared, strict=True)):
                 if isinstance(p, str):
                     result = SourceResult(source=item, error=p)
@@ -245,7 +338,7 @@ def predict_sources(
                     probs = mean[row]
                     result = SourceResult(
                         source=item,
-                        top=top_k(probs, names, k),
+                        top=tops[row],
                         probs=probs,
                         member_probs=members[:, row],
                         thumbnail=p[1],
@@ -253,4 +346,6 @@ def predict_sources(
                 results.append(result)
                 if on_result is not None:
                     on_result(result)
+            if on_batch is not None:
+                on_batch(results[done:])
     return results

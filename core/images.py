@@ -76,7 +76,7 @@ def open_image(path: str | Path, *, min_size: int | None = None) -> Image.Image:
     stay at least ``min_size`` pixels: several times faster for camera photos that are about to be
     shrunk to a small model input anyway. The returned image is then smaller than the file.
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)

@@ -19,7 +19,6 @@ import os
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,8 +27,7 @@ import numpy as np
 
 from core import cards
 from core.datasets.base import IMAGE_EXTENSIONS
-from core.errors import ImageError, ModelError, WorkbenchError
-from core.images import open_image, to_model_input
+from core.errors import ModelError, WorkbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -369,8 +367,20 @@ def top_k(probs: np.ndarray, class_names: Sequence[str], k: int = 5) -> list[tup
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
     if len(p) != len(class_names):
         raise ValueError(f"{len(p)} probabilities but {len(class_names)} class names")
-    order = np.argsort(-p, kind="stable")[: max(0, int(k))]
-    return [(str(class_names[i]), float(p[i])) for i in order]
+    return top_k_rows(p[np.newaxis], class_names, k)[0]
+
+
+def top_k_rows(probs: np.ndarray, class_names: Sequence[str], k: int = 5) -> list[list[tuple[str, float]]]:
+    """:func:`top_k` of every row of ``probs`` ``(N, classes)``, a batch sorted in one numpy call."""
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != len(class_names):
+        raise ValueError(f"probabilities of shape {p.shape} for {len(class_names)} class names")
+    order = np.argsort(-p, axis=1, kind="stable")[:, : max(0, int(k))]
+    values = np.take_along_axis(p, order, axis=1).tolist()
+    return [
+        [(str(class_names[i]), v) for i, v in zip(row, vals, strict=True)]
+        for row, vals in zip(order.tolist(), values, strict=True)
+    ]
 
 
 @dataclass(eq=False)
@@ -398,49 +408,33 @@ def predict_files(
 ) -> list[FileResult]:
     """Classify image files, ``batch_size`` at a time, one :class:`FileResult` per path in order.
 
-    A file that cannot be read gets a result with ``error`` (the reason from :func:`open_image`)
-    and never stops the others. ``on_result`` is called for every result of a batch as soon as the
-    batch is done. ``cancel.cancelled`` is checked before each batch: once set, the results so far
-    are returned (a shorter list, still in input order).
+    A file that cannot be read gets a result with ``error`` (the reason from
+    :func:`core.images.open_image`) and never stops the others. ``on_result`` is called for every
+    result of a batch as soon as the batch is done. ``cancel.cancelled`` is checked before each
+    batch: once set, the results so far are returned (a shorter list, still in input order). The
+    files are read as :func:`core.ensemble.predict_sources` reads them: this is that pipeline with
+    one model and no thumbnails.
     """
+    from core.ensemble import predict_sources  # core.ensemble builds on this module
+
     predictor = loaded_or_predictor if isinstance(loaded_or_predictor, Predictor) else Predictor(loaded_or_predictor)
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
-    shape = predictor.input_shape
-    names = predictor.class_names
-    # JPEGs may decode at a reduced scale, never below twice the model's input size.
-    min_size = 2 * max(shape[0], shape[1])
-    path_list = [Path(p) for p in paths]
     results: list[FileResult] = []
 
-    def prepare(path: Path) -> np.ndarray | str:
-        try:
-            return to_model_input(open_image(path, min_size=min_size), shape)
-        except ImageError as exc:
-            return str(exc)
-        except MemoryError:
-            return "not enough memory to read this image"
+    def keep(result) -> None:
+        file_result = FileResult(path=result.source, top=result.top, probs=result.probs, error=result.error)
+        results.append(file_result)
+        if on_result is not None:
+            on_result(file_result)
 
-    # Pillow releases the GIL while decoding, so a few threads read a batch several times faster.
-    workers = max(1, min(4, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="read-image") as pool:
-        for start in range(0, len(path_list), batch_size):
-            if cancel is not None and cancel.cancelled:
-                break
-            chunk = path_list[start : start + batch_size]
-            prepared = list(pool.map(prepare, chunk))
-            good = [i for i, item in enumerate(prepared) if isinstance(item, np.ndarray)]
-            probs = predictor.predict(np.stack([prepared[i] for i in good])) if good else None
-            row_of = {i: row for row, i in enumerate(good)}
-            for i, (path, item) in enumerate(zip(chunk, prepared, strict=True)):
-                if isinstance(item, str):
-                    result = FileResult(path=path, error=item)
-                else:
-                    p = probs[row_of[i]]
-                    result = FileResult(path=path, top=top_k(p, names, k), probs=p)
-                results.append(result)
-                if on_result is not None:
-                    on_result(result)
+    predict_sources(
+        [predictor],
+        [p if isinstance(p, Path) else Path(p) for p in paths],
+        k=k,
+        batch_size=batch_size,
+        thumbnail_size=None,
+        on_result=keep,
+        cancel=cancel,
+    )
     return results
 
 

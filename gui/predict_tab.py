@@ -27,7 +27,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QSize,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     QUrl,
@@ -63,14 +62,14 @@ from gui import dialogs
 from gui.settings import AppSettings
 from gui.widgets import predict_class_names as class_names_dialog
 from gui.widgets.model_picker import ModelPicker
-from gui.widgets.predict_results import COL_FILE, RESULT_ROLE, SORT_ROLE, ResultsModel, results_csv
+from gui.widgets.predict_results import COL_FILE, RESULT_ROLE, ResultsModel, results_csv
 from gui.widgets.prediction_view import PredictionView
 from gui.workers import JobRunner, JobWorker, run_in_thread
 
 SHIPPED_MODEL = paths.WEIGHTS_DIR / "mnist-sample-simple-cnn-2.keras"
 MODELS_KEY = "predict/models"
 MAX_CACHED_MODELS = 6
-RESULTS_HZ = 10.0
+RESULTS_HZ = 20.0
 VIEW_MAX_SIDE = 1024
 IMAGE_FILTER = "Images ({});;All files (*)".format(" ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)))
 DROP_HINT = (
@@ -98,9 +97,15 @@ def qimage_to_pil(image: QImage):
 
 
 class PredictWorker(JobWorker):
-    """Predicts a list of sources with one model or an ensemble; results go out in throttled chunks."""
+    """Predicts a list of sources with one model or an ensemble; results go out in throttled chunks.
 
-    results = Signal(object)  # list[SourceResult], at most RESULTS_HZ times a second
+    The first batch goes out as soon as it is done (the first rows appear at once), later ones
+    are collected and sent at most ``rate_hz`` times a second: each chunk costs the GUI thread a
+    repaint of the table, and while the next batch is read every call into Python that repaint
+    makes waits for this thread to let go of the GIL.
+    """
+
+    results = Signal(object)  # list[SourceResult]
 
     def __init__(self, predictors, sources, *, k: int = 5, rate_hz: float = RESULTS_HZ) -> None:
         self.predictors = list(predictors)
@@ -118,27 +123,23 @@ class PredictWorker(JobWorker):
         for s in self.sources:
             items.extend([s] if isinstance(s, InMemoryImage) else expand_paths([s]))
         self.total = len(items)
-        reporter.on_progress(0, self.total, "Predicting")
+        reporter.on_progress(0, self.total, "Predicting")  # later progress: the rows themselves
         pending: list[SourceResult] = []
         interval = 1.0 / self.rate_hz
-        last = [time.monotonic()]
-        done = [0]
+        last = [float("-inf")]
 
-        def flush() -> None:
-            if pending:
-                chunk = list(pending)
-                pending.clear()
-                done[0] += len(chunk)
-                self.results.emit(chunk)
-                reporter.on_progress(done[0], self.total, "Predicting")
-            last[0] = time.monotonic()
-
-        def on_result(result: SourceResult) -> None:
-            pending.append(result)
+        def on_batch(batch: list[SourceResult]) -> None:
+            pending.extend(batch)
             if time.monotonic() - last[0] >= interval:
                 flush()
 
-        out = predict_sources(self.predictors, items, k=self.k, on_result=on_result, cancel=cancel)
+        def flush() -> None:
+            if pending:
+                self.results.emit(list(pending))
+                pending.clear()
+            last[0] = time.monotonic()
+
+        out = predict_sources(self.predictors, items, k=self.k, on_batch=on_batch, cancel=cancel)
         flush()
         return {"done": len(out), "total": self.total, "ok": sum(1 for r in out if r.ok)}
 
@@ -211,6 +212,8 @@ class PredictTab(QWidget):
         self._hooked: QWidget | None = None
         self._started = False
         self._auto_selecting = False
+        self._view_waits = False  # the batch's first row, selected: shown in the view when the batch ends
+        self.results_hz = RESULTS_HZ  # table updates a second during a batch (the first batch at once)
 
         if show_status is not None:
             self.status_message.connect(lambda text, ms: show_status(text, ms))
@@ -353,15 +356,10 @@ class PredictTab(QWidget):
         nl.addWidget(self.notice_close, 0, Qt.AlignmentFlag.AlignTop)
         self.notice.hide()
 
-        self.results = ResultsModel(self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.results)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.proxy.setDynamicSortFilter(True)
+        self.results = ResultsModel(self)  # sorts itself: no proxy model (see its module)
         self.table = QTableView()
-        self.table.setModel(self.proxy)
-        # No sort column until a title is clicked: rows stay in the order the files came in, and a
-        # batch of thousands is not re-sorted (in Python, per comparison) after every chunk.
+        self.table.setModel(self.results)
+        # No sort column until a title is clicked: rows stay in the order the files came in.
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -862,7 +860,8 @@ class PredictTab(QWidget):
         self.results.clear()
         self.results.set_models(self.members[0].class_names, len(self.members))
         self.table.hide()
-        self.view.clear("Predicting …")
+        self.view.clear("Predicting … click a row to see its image.")
+        self._view_waits = False
         self._batch_running = True
         self._batch_started = time.perf_counter()
         # Grad-CAM of the first row waits for the batch: it would take the model's CPU meanwhile.
@@ -870,7 +869,7 @@ class PredictTab(QWidget):
         self.progress.setRange(0, 0)
         self.progress.show()
         self._set_state("Looking for images …")
-        worker = PredictWorker(self.predictors, sources, k=5)
+        worker = PredictWorker(self.predictors, sources, k=5, rate_hz=self.results_hz)
         relay = _BatchRelay(self, gen)
         worker.results.connect(relay.results)
         worker.progress.connect(relay.progress)
@@ -881,13 +880,18 @@ class PredictTab(QWidget):
         self._update_actions()
 
     def _on_results(self, generation: int, chunk: list) -> None:
+        """A chunk of rows: one insert into the table, and the progress is the number of rows."""
         if generation != self._generation:
             return
         self.results.add(chunk)
-        if self.results.rowCount() > 1 and self.table.isHidden():
+        done = self.results.rowCount()
+        if self.progress.maximum() > 0:
+            self.progress.setValue(done)
+            self._set_state(f"Predicting … {done:,} of {self.progress.maximum():,}")
+        if done > 1 and self.table.isHidden():
             self.table.show()
             self.split.setSizes([300, 500])
-        if not self.table.selectionModel().hasSelection() and self.proxy.rowCount() > 0:
+        if not self.table.selectionModel().hasSelection():
             self._auto_selecting = True
             try:
                 self.table.selectRow(0)
@@ -896,6 +900,7 @@ class PredictTab(QWidget):
         self._update_actions()
 
     def _on_progress(self, generation: int, done: int, total: int, what: str) -> None:
+        """Before the first rows: looking for images (no total yet), then how many there are."""
         if generation != self._generation:
             return
         if total > 0:
@@ -912,6 +917,11 @@ class PredictTab(QWidget):
         self._batch_running = False
         self.progress.hide()
         self.view.hold_gradcam(False)
+        if self._view_waits:
+            self._view_waits = False
+            shown = self.current_result()
+            if shown is not None:
+                self.show_result(shown)
         seconds = time.perf_counter() - self._batch_started
         n, ok = self.results.rowCount(), self.results.ok_count
         if outcome == "failed":
@@ -945,6 +955,7 @@ class PredictTab(QWidget):
         self._generation += 1
         self._sources = []
         self._batch_running = False
+        self._view_waits = False
         self.progress.hide()
         self.view.hold_gradcam(False)
         self.results.clear()
@@ -960,14 +971,21 @@ class PredictTab(QWidget):
         index = self.table.currentIndex()
         if not index.isValid():
             return None
-        return self.proxy.data(index, RESULT_ROLE)
+        return self.results.data(index, RESULT_ROLE)
 
     def _on_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
             return
+        if self._auto_selecting and self._batch_running:
+            # The first row is shown when the batch ends: drawing the view (image, chart, a repaint
+            # of the window) cost the GUI thread 50-100 ms on 2 cores while the batch's worker
+            # held the GIL. A row a person clicks is shown at once.
+            self._view_waits = True
+            return
+        self._view_waits = False
         if not self._auto_selecting:
             self.view.hold_gradcam(False)  # a person chose this row: explain it now
-        result = self.proxy.data(current, RESULT_ROLE)
+        result = self.results.data(current, RESULT_ROLE)
         if result is not None:
             self.show_result(result)
 
@@ -1024,7 +1042,7 @@ class PredictTab(QWidget):
         index = self.table.indexAt(pos)
         if not index.isValid():
             return
-        result = self.proxy.data(index, RESULT_ROLE)
+        result = self.results.data(index, RESULT_ROLE)
         menu = QMenu(self)
         if result is not None and result.path is not None:
             path = result.path
@@ -1035,7 +1053,7 @@ class PredictTab(QWidget):
         menu.popup(self.table.viewport().mapToGlobal(pos))
 
     def _open_row_file(self, index: QModelIndex) -> None:
-        result = self.proxy.data(index, RESULT_ROLE)
+        result = self.results.data(index, RESULT_ROLE)
         if result is not None and result.path is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(result.path)))
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import core.ensemble
 from core.ensemble import (
+    THUMBNAIL_SIZE,
     InMemoryImage,
+    _thumbnail,
     check_compatible,
     ensemble_predict,
     predict_sources,
     prepare_inputs,
 )
 from core.errors import ModelError
+from core.images import to_model_input
 from core.inference import LoadedModel, Predictor
 from core.reporting import CancelToken
 
@@ -111,7 +116,11 @@ def test_predict_sources_mixes_results_and_errors_in_order(members, tmp_path):
     for r in ok:
         assert r.member_probs.shape == (2, 3) and np.allclose(r.probs, r.member_probs.mean(axis=0), atol=1e-6)
         assert len(r.top) == 2 and r.top[0][0] == NAMES[r.predicted]
-        assert r.thumbnail.dtype == np.uint8 and r.thumbnail.shape[2] == 3 and max(r.thumbnail.shape[:2]) <= 48
+    # Images that fit the 48-pixel thumbnail are their own thumbnail, grey ones grey.
+    assert np.array_equal(results[0].thumbnail, np.asarray(Image.open(good[0])))
+    assert results[0].thumbnail.dtype == np.uint8 and results[0].thumbnail.shape == (30, 30, 3)
+    assert np.array_equal(results[4].thumbnail[:, :, 0], np.asarray(pasted.image))
+    assert results[4].thumbnail.shape == (12, 9, 1)
     # Same numbers as predicting the files one by one.
     img = Image.open(good[0])
     inputs = prepare_inputs(img, [m.input_shape for m in loaded])
@@ -138,3 +147,126 @@ def test_predict_sources_with_one_model_and_cancel(members, tmp_path):
     assert len(partial) == 4  # the first batch is finished, the second never starts
     with pytest.raises(ModelError):
         predict_sources([], files)
+
+
+def _mixed_sources(folder: Path) -> list:
+    """Ten readable images (grey and colour, small and large) with two bad files among them."""
+    rng = np.random.default_rng(2)
+    folder.mkdir()
+    sources: list = []
+    for i in range(10):
+        p = folder / f"img{i}.png"
+        shape = (30, 40) if i % 2 else (60, 90, 3)
+        Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8)).save(p)
+        sources.append(p)
+    (folder / "empty.png").write_bytes(b"")
+    sources.insert(3, folder / "empty.png")
+    sources.insert(7, folder / "missing.png")
+    return sources
+
+
+def _record_readers(monkeypatch) -> list[str]:
+    """The names of the threads that open image files, from now on."""
+    readers: list[str] = []
+    real_open = core.ensemble.open_image
+
+    def open_image(path, **kw):
+        readers.append(threading.current_thread().name)
+        return real_open(path, **kw)
+
+    monkeypatch.setattr(core.ensemble, "open_image", open_image)
+    return readers
+
+
+@pytest.mark.parametrize(
+    ("overlap", "parallel"),
+    [(False, False), (True, False), (False, True), (True, True)],
+    ids=["read-then-predict", "read-ahead", "parallel-read", "read-ahead-parallel"],
+)
+def test_every_reading_mode_gives_the_same_results_batch_by_batch(members, tmp_path, monkeypatch, overlap, parallel):
+    _, predictors = members
+    sources = _mixed_sources(tmp_path / "imgs")
+    expected = predict_sources(predictors, sources, batch_size=len(sources), overlap=False)
+    if parallel:  # every batch counts as big files: decoded by several threads
+        monkeypatch.setattr(core.ensemble, "PARALLEL_READ_BYTES", 0)
+        monkeypatch.setattr(core.ensemble.os, "cpu_count", lambda: 4)
+    readers = _record_readers(monkeypatch)
+    events: list = []
+    results = predict_sources(
+        predictors,
+        sources,
+        batch_size=5,
+        overlap=overlap,
+        on_result=lambda r: events.append(("result", r.name)),
+        on_batch=lambda batch: events.append(("batch", [r.name for r in batch])),
+    )
+    names = [Path(s).name for s in sources]
+    assert [r.name for r in results] == names
+    assert [r.error for r in results] == [r.error for r in expected]
+    assert results[3].error == "file is empty (0 bytes)" and results[7].error == "file not found"
+    for r, e in zip(results, expected, strict=True):
+        if r.ok:
+            assert np.allclose(r.probs, e.probs, atol=1e-6) and r.top == e.top
+            assert np.array_equal(r.thumbnail, e.thumbnail)
+    reader = "read-image" if parallel else "read-ahead" if overlap else threading.current_thread().name
+    assert readers and all(name.startswith(reader) for name in readers)
+    # Progressive: each batch's results, then the batch, before the next batch is predicted.
+    batches = [names[i : i + 5] for i in range(0, len(names), 5)]
+    assert events == [e for b in batches for e in [*(("result", n) for n in b), ("batch", b)]]
+
+
+def test_reading_ahead_only_with_cores_to_spare(members, tmp_path, monkeypatch):
+    _, predictors = members
+    sources = _mixed_sources(tmp_path / "imgs")
+    readers = _record_readers(monkeypatch)
+    monkeypatch.setattr(core.ensemble.os, "cpu_count", lambda: 2)
+    predict_sources(predictors, sources, batch_size=4)
+    assert set(readers) == {threading.current_thread().name}  # read in turn with predicting
+    readers.clear()
+    monkeypatch.setattr(core.ensemble.os, "cpu_count", lambda: core.ensemble.OVERLAP_MIN_CORES)
+    predict_sources(predictors, sources, batch_size=4)
+    assert readers and all(name.startswith("read-ahead") for name in readers)
+
+
+class _CancelAfter:
+    """Reads as cancelled from the ``n``-th time it is asked on."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.asked = 0
+
+    @property
+    def cancelled(self) -> bool:
+        self.asked += 1
+        return self.asked >= self.n
+
+
+@pytest.mark.parametrize("overlap", [False, True], ids=["read-then-predict", "read-ahead"])
+def test_cancel_while_reading_stops_within_an_image(members, tmp_path, monkeypatch, overlap):
+    _, predictors = members
+    sources = _mixed_sources(tmp_path / "imgs")
+    opened: list[Path] = []
+    real_open = core.ensemble.open_image
+    monkeypatch.setattr(core.ensemble, "open_image", lambda path, **kw: opened.append(path) or real_open(path, **kw))
+    cancel = _CancelAfter(8)  # asked before batch 1 and its 4 images, batch 2 and 2 of its images
+    results = predict_sources(predictors, sources, batch_size=4, cancel=cancel, overlap=overlap)
+    assert [r.name for r in results] == [Path(s).name for s in sources[:4]]  # only whole batches
+    assert len(opened) < 8  # the second batch was not read to its end
+    assert predict_sources(predictors, sources, cancel=_CancelAfter(1), overlap=overlap) == []
+
+
+def test_thumbnails_keep_aspect_and_colour_mode():
+    rng = np.random.default_rng(4)
+    wide = Image.fromarray(rng.integers(0, 255, (60, 120, 3), dtype=np.uint8))
+    thumb = _thumbnail(wide, THUMBNAIL_SIZE, {})
+    assert thumb.shape == (24, 48, 3) and thumb.dtype == np.uint8 and thumb.flags.c_contiguous
+    tall_grey = Image.fromarray(rng.integers(0, 255, (100, 50), dtype=np.uint8))
+    assert _thumbnail(tall_grey, THUMBNAIL_SIZE, {}).shape == (48, 24, 1)
+    # A small image is not resized; when a model input of its size and mode exists, that is it.
+    small = Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8))
+    model_input = to_model_input(small, (28, 28, 1))
+    assert _thumbnail(small, THUMBNAIL_SIZE, {(28, 28, 1): model_input}) is model_input
+    assert np.array_equal(_thumbnail(small, THUMBNAIL_SIZE, {(28, 28, 3): np.zeros((28, 28, 3))}), model_input)
+    # Transparency is flattened onto white, as for the model.
+    clear = Image.new("RGBA", (10, 10), (200, 0, 0, 0))
+    assert (_thumbnail(clear, THUMBNAIL_SIZE, {}) == 255).all()

@@ -22,6 +22,7 @@ from core.inference import (
     load_model,
     predict_files,
     top_k,
+    top_k_rows,
 )
 from core.reporting import CancelToken
 
@@ -212,6 +213,20 @@ def test_top_k():
     assert all(isinstance(p, float) for _, p in top_k(probs, names))
     with pytest.raises(ValueError):
         top_k(probs, names[:3])
+
+
+def test_top_k_rows_is_top_k_of_each_row():
+    rng = np.random.default_rng(0)
+    probs = rng.random((6, 4)).astype(np.float32)
+    probs[2] = [0.25, 0.25, 0.25, 0.25]  # all tied: class order
+    names = ["a", "b", "c", "d"]
+    rows = top_k_rows(probs, names, k=3)
+    assert rows == [top_k(p, names, k=3) for p in probs]
+    assert [n for n, _ in rows[2]] == ["a", "b", "c"]
+    assert all(isinstance(p, float) for row in rows for _, p in row)
+    assert top_k_rows(probs[:0], names) == []
+    with pytest.raises(ValueError):
+        top_k_rows(probs, names[:3])
 
 
 def _write_images(folder: Path) -> dict[str, Path]:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QMenu
 from core import cards
 from core.ensemble import InMemoryImage
 from core.gradcam import NO_CONV_MESSAGE
+from gui.widgets.predict_results import SORT_ROLE
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "weights" / "mnist-sample-simple-cnn-2.keras"
@@ -225,15 +226,45 @@ def test_dropping_files_and_a_folder_fills_a_sortable_table(make_tab, qtbot, kno
 
     # Sort by confidence, most confident first: the failed row goes last.
     tab.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)
-    confidences = [tab.proxy.index(r, 3).data(tab.proxy.sortRole()) for r in range(tab.proxy.rowCount())]
+    model = tab.table.model()
+    confidences = [model.index(r, 3).data(SORT_ROLE) for r in range(model.rowCount())]
     assert confidences == sorted(confidences, reverse=True) and confidences[-1] == -1.0
     # Clicking a row shows that image.
-    row = next(r for r in range(tab.proxy.rowCount()) if tab.proxy.index(r, 1).data() == "d4.png")
+    row = next(r for r in range(model.rowCount()) if model.index(r, 1).data() == "d4.png")
     tab.table.selectRow(row)
     qtbot.waitUntil(lambda: tab.view.title.text().endswith("d4.png"), timeout=30_000)
-    last = tab.proxy.rowCount() - 1
+    last = model.rowCount() - 1
     tab.table.selectRow(last)
     qtbot.waitUntil(lambda: "notes.txt: not an image file" in tab.view.message.text(), timeout=10_000)
+
+
+@pytest.mark.parametrize("rate_hz", [1e-6, 1e6], ids=["first-batch-then-the-rest", "every-batch"])
+def test_the_table_fills_batch_by_batch_with_the_progress(make_tab, qtbot, known_digits, tmp_path, rate_hz):
+    tab = make_tab()
+    tab.results_hz = rate_hz
+    x, _ = known_digits
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(150):
+        _save_digit(folder / f"{i:03d}.png", x[i % len(x)], scale=1)
+    inserts: list[tuple[int, int, int, int]] = []  # first row, last row, progress value, progress maximum
+    titles: list[str] = []  # what the single view shows meanwhile
+    tab.results.rowsInserted.connect(
+        lambda _p, first, last: inserts.append((first, last, tab.progress.value(), tab.progress.maximum()))
+    )
+    tab.results.rowsInserted.connect(lambda *_: titles.append(tab.view.title.text()))
+    _predict(qtbot, tab, _mime(folder))
+    assert tab.results.rowCount() == 150 and tab.results.ok_count == 150
+    # The first batch (64 images) goes out as soon as it is done; later ones at most rate_hz a second.
+    expected = [(0, 63), (64, 149)] if rate_hz < 1 else [(0, 63), (64, 127), (128, 149)]
+    assert [(first, last) for first, last, _, _ in inserts] == expected
+    # The progress bar counts the rows (seen here as each chunk arrives: the rows before it).
+    assert [(value, maximum) for _, _, value, maximum in inserts] == [(first, 150) for first, _ in expected]
+    assert "150 images: 150 predicted" in tab.state_label.text()
+    # The first row is selected at once and drawn in the single view when the batch is done.
+    assert tab.table.selectionModel().currentIndex().row() == 0
+    assert titles == [""] * len(inserts)
+    qtbot.waitUntil(lambda: tab.view.title.text().endswith("000.png"), timeout=30_000)
 
 
 def test_bad_files_get_rows_with_reasons_and_the_rest_is_predicted(make_tab, qtbot, known_digits, tmp_path):
@@ -378,7 +409,7 @@ def test_ensemble_averages_members_and_shows_their_votes(make_tab, qtbot, models
         assert np.allclose(result.probs, mean[0], atol=1e-5)
         assert np.allclose(result.probs, result.member_probs.mean(axis=0), atol=1e-6)
         assert result.member_probs.shape == (2, 10)
-    note = tab.proxy.index(0, 5).data()
+    note = tab.table.model().index(0, 5).data()
     assert note.endswith("of 2 models agree")
     qtbot.waitUntil(lambda: tab.view.votes.isVisible() and tab.view.votes.rowCount() == 3, timeout=30_000)
     assert tab.view.votes.item(0, 0).text() == "Ensemble (mean)"
