@@ -56,3 +56,28 @@ def tiny_dataset(tiny_arrays):
         val=Split(y[36:48], images=x[36:48]),
         test=Split(y[48:], images=x[48:]),
     )
+
+
+@pytest.fixture(scope="session")
+def make_shipped_run():
+    """Factory: ``make(workspace) -> (run_dir, dataset)``, a finished run folder holding the shipped
+    MNIST model and its test-set evaluation (no training)."""
+    import shutil
+
+    from core import cards, evaluation, paths, runs
+    from core.inference import load_model
+    from core.training import TrainConfig, load_config_dataset
+
+    def make(workspace):
+        src = paths.WEIGHTS_DIR / "mnist-sample-simple-cnn-2.keras"
+        config = TrainConfig.from_dict(cards.read_card(src)["hyperparameters"])
+        dataset = load_config_dataset(config)
+        run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
+        shutil.copy2(src, run_dir / "model.keras")
+        shutil.copy2(cards.card_path(src), run_dir / "model.json")
+        ev = evaluation.evaluate(load_model(run_dir / "model.keras").model, dataset)
+        evaluation.save_evaluation(run_dir, ev, dataset)
+        runs.write_status(run_dir, state="finished")
+        return run_dir, dataset
+
+    return make

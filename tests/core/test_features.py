@@ -6,7 +6,6 @@ Uses the shipped model (weights/) on the bundled MNIST sample's 1,000 test image
 from __future__ import annotations
 
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -16,24 +15,6 @@ from core.errors import WorkbenchError
 from core.reporting import Cancelled, CancelToken
 
 SHIPPED = "mnist-sample-simple-cnn-2.keras"
-
-
-def make_shipped_run(workspace):
-    """A finished run folder holding the shipped model and its test-set evaluation (no training)."""
-    from core import cards, evaluation, paths, runs
-    from core.inference import load_model
-    from core.training import TrainConfig, load_config_dataset
-
-    src = paths.WEIGHTS_DIR / SHIPPED
-    config = TrainConfig.from_dict(cards.read_card(src)["hyperparameters"])
-    dataset = load_config_dataset(config)
-    run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
-    shutil.copy2(src, run_dir / "model.keras")
-    shutil.copy2(cards.card_path(src), run_dir / "model.json")
-    ev = evaluation.evaluate(load_model(run_dir / "model.keras").model, dataset)
-    evaluation.save_evaluation(run_dir, ev, dataset)
-    runs.write_status(run_dir, state="finished")
-    return run_dir, dataset
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +88,7 @@ def test_embed_gives_one_point_per_row_and_is_repeatable():
     assert features.embed(x[:0], "tsne").shape == (0, 2)
 
 
-def test_embedding_has_one_point_per_test_image_is_cached_and_invalidated_by_a_new_model(tmp_path):
+def test_embedding_has_one_point_per_test_image_is_cached_and_invalidated_by_a_new_model(tmp_path, make_shipped_run):
     from core import gallery
     from core.inference import load_model
 

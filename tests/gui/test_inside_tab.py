@@ -17,27 +17,10 @@ from PySide6.QtTest import QTest
 SHIPPED = "mnist-sample-simple-cnn-2.keras"
 
 
-def make_shipped_run(workspace):
-    """A finished run folder holding the shipped model and its test-set evaluation (no training)."""
-    from core import cards, evaluation, paths, runs
-    from core.inference import load_model
-    from core.training import TrainConfig, load_config_dataset
-
-    src = paths.WEIGHTS_DIR / SHIPPED
-    config = TrainConfig.from_dict(cards.read_card(src)["hyperparameters"])
-    dataset = load_config_dataset(config)
-    run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
-    shutil.copy2(src, run_dir / "model.keras")
-    shutil.copy2(cards.card_path(src), run_dir / "model.json")
-    ev = evaluation.evaluate(load_model(run_dir / "model.keras").model, dataset)
-    evaluation.save_evaluation(run_dir, ev, dataset)
-    runs.write_status(run_dir, state="finished")
-    return run_dir
-
-
 @pytest.fixture(scope="module")
-def base_run(tmp_path_factory):
-    return make_shipped_run(tmp_path_factory.mktemp("inside") / "workspace")
+def base_run(tmp_path_factory, make_shipped_run):
+    run_dir, _ = make_shipped_run(tmp_path_factory.mktemp("inside") / "workspace")
+    return run_dir
 
 
 @pytest.fixture
