@@ -34,3 +34,8 @@ class ImageError(WorkbenchError):
 
 class RunError(WorkbenchError):
     """A run folder is missing or damaged."""
+
+
+class OutOfMemoryError(WorkbenchError):
+    """A job needed more memory than the machine (or the GPU) has: the batch, the images or the model
+    is too large. The Train tab offers to halve the batch size on this class."""

@@ -225,3 +225,23 @@ def load_for_model(path: str | Path, input_shape: tuple[int, int, int]) -> tuple
     """``(original, model_input)``: the upright image as RGB for display, and :func:`to_model_input`."""
     img = open_image(path)
     return to_8bit(img, 3), to_model_input(img, input_shape)
+
+
+def array_to_model_input(image: np.ndarray, input_shape: tuple[int, int, int]) -> np.ndarray:
+    """An image array (``H x W``, ``H x W x C``; uint8 or float 0-255) as uint8 of ``input_shape``.
+
+    The one conversion from an array to what a model takes (the gallery's test images, Grad-CAM,
+    the Inside tab's activations): returned as it is when it already has the model's shape,
+    otherwise converted and resized by :func:`to_model_input` like a file would be.
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[:, :, np.newaxis]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an image (height, width, channels), got shape {np.asarray(image).shape}")
+    if arr.dtype != np.uint8:
+        arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    if tuple(arr.shape) == tuple(int(v) for v in input_shape):
+        return arr
+    img = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
+    return to_model_input(img, input_shape)

@@ -32,7 +32,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEventLoop, QObject, QThread, QTimer, Signal, Slot
 
-from core.errors import WorkbenchError
+from core.errors import OutOfMemoryError, WorkbenchError
 from core.reporting import Cancelled, CancelToken
 
 Job = Callable[[Any, CancelToken], Any]
@@ -143,15 +143,12 @@ class JobWorker(QObject):
         except WorkbenchError as exc:
             self.error = exc
             outcome, payload = "failed", (str(exc), exc.detail or traceback.format_exc())
-        except MemoryError as exc:
-            self.error = exc
-            outcome, payload = (
-                "failed",
-                (
-                    "The job ran out of memory. Try a smaller batch size, smaller images or a smaller model.",
-                    traceback.format_exc(),
-                ),
+        except MemoryError:
+            self.error = OutOfMemoryError(
+                "The job ran out of memory. Try a smaller batch size, smaller images or a smaller model.",
+                traceback.format_exc(),
             )
+            outcome, payload = "failed", (str(self.error), self.error.detail)
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI as a signal
             self.error = exc
             outcome, payload = (
@@ -320,6 +317,16 @@ class JobRunner(QObject):
             self._current.cancel.cancel()
         if not self.busy:
             self.busy_changed.emit(False)
+
+    def discard(self, worker: JobWorker) -> None:
+        """Cancel one job: dropped at once if still queued, asked to stop if running."""
+        if worker in self._queue:
+            self._queue.remove(worker)
+            worker.drop()
+            if not self.busy:
+                self.busy_changed.emit(False)
+        elif worker is self._current:
+            worker.cancel.cancel()
 
     def _start_next(self) -> None:
         if not self._queue:

@@ -84,3 +84,38 @@ def test_the_window_remembers_form_and_geometry(make_window, qtbot):
     restored = AppSettings().geometry()
     assert restored is not None and bytes(restored.data()) == geometry
     assert second.restoreGeometry(restored)
+
+
+def test_a_version_1_file_is_migrated_once(settings_file):
+    """Loose per-tab keys of version 1 land in each tab's state; damaged ones are dropped."""
+    settings_file.write_text(
+        "[gallery]\nthumb_size=96\nrow_percent=true\nsort=x\n"
+        '[predict]\nmodels="[\\"/m/a.keras\\"]"\n'
+        "[exports]\nformat=tflite\n"
+        '[train]\nconfig="{\\"model\\": \\"lenet-5\\"}"\n'
+        "[window]\ntab=3\n"
+    )
+    s = AppSettings()
+    assert s.migrated_from == 1 and s.version == 2
+    assert s.tab_state("gallery") == {"thumb_size": 96, "row_percent": True}
+    assert s.tab_value("predict", "models", [], list) == ["/m/a.keras"]
+    assert s.tab_value("export", "format", "keras", str) == "tflite"
+    assert s.train_config() == {"model": "lenet-5"}
+    assert s.current_tab() == 3
+    assert not s.q.contains("gallery/thumb_size")
+    s.sync()
+    again = AppSettings()
+    assert again.migrated_from is None and again.tab_state("gallery")["thumb_size"] == 96
+
+
+def test_tab_values_are_type_checked(settings_file):
+    s = AppSettings()
+    assert s.migrated_from is None and s.version == 2
+    s.set_tab_state("gallery", {"thumb_size": "big", "row_percent": 1, "zoom": 2})
+    assert s.tab_value("gallery", "thumb_size", 64, int) == 64
+    assert s.tab_value("gallery", "row_percent", False, bool) is False
+    assert s.tab_value("gallery", "zoom", 1.0, float) == 2
+    s.set_tab_state("gallery", {"zoom": 3})
+    assert s.tab_state("gallery")["thumb_size"] == "big", "set_tab_state merges"
+    s.set_tab_state("gallery", {"zoom": 3}, replace=True)
+    assert s.tab_state("gallery") == {"zoom": 3}

@@ -1,0 +1,213 @@
+"""One way to run a task from the GUI: a :class:`TaskSlot` per kind of task a view runs.
+
+Starting a task in a slot supersedes the one before it: the old task is cancelled (its
+``CancelToken``; a queued one is dropped before it starts) and its callbacks are cut off, so a
+stale result can never reach a view. This holds by construction, not by every handler comparing
+a key, a generation number or a ticket. The idea is Orange3's ``ConcurrentMixin.start()``.
+
+The slot sits on the existing :class:`~gui.workers.JobRunner` and keeps its contract: every job
+still ends with exactly one final signal (finished, cancelled or failed) emitted from a
+``finally``. The slot turns that signal into one call of ``on_done(result)``,
+``on_cancelled(partial_or_None)`` or ``on_failed(failure)``, made in the GUI thread, and only for
+the task that is current. ::
+
+    self.preview_task = TaskSlot(runner, "Dataset preview", parent=self,
+                                 on_done=self._show_preview, on_failed=self._preview_failed)
+    ...
+    self.preview_task.start(lambda reporter, cancel: load_preview(key, reporter, cancel))
+
+Extra signals of a :class:`~gui.workers.JobWorker` subclass (training's ``batch_progress``,
+``epoch_end``, ...) are forwarded the same way: ``start(worker, signals={"epoch_end": fn})``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from gui.workers import Job, JobRunner, JobWorker
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """Why a task failed: a sentence for people, the technical detail, and the exception itself.
+
+    Handlers decide by the exception's type (``isinstance(failure.error, OutOfMemoryError)``),
+    never by the wording of the message.
+    """
+
+    message: str
+    detail: str
+    error: BaseException | None = None
+
+
+class _Forward(QObject):
+    """Receives one signal of a worker in the GUI thread (it lives there) and calls ``fn``.
+
+    PySide6 runs a plain function connected to a worker's signal in the worker's thread; a method
+    of a QObject that lives in the GUI thread is queued to the GUI thread instead.
+    """
+
+    def __init__(self, relay: _Relay, fn: Callable[..., None]) -> None:
+        super().__init__(relay)
+        self._relay = relay
+        self._fn = fn
+
+    def fire(self, *args: Any) -> None:
+        if self._relay.active:
+            self._fn(*args)
+
+
+class _Relay(QObject):
+    """One started task's connection to its slot; ``detach()`` makes it deaf for good."""
+
+    def __init__(self, slot: TaskSlot, worker: JobWorker, callbacks: dict[str, Callable | None]) -> None:
+        super().__init__(slot)
+        self.slot = slot
+        self.worker = worker
+        self.active = True
+        self._callbacks = callbacks
+        self._forwards: list[tuple[Any, _Forward]] = []
+        worker.finished.connect(self._finished)
+        worker.cancelled.connect(self._cancelled)
+        worker.failed.connect(self._failed)
+        for name in ("message", "progress"):
+            fn = callbacks.get(name)
+            if fn is not None:
+                self._forward(getattr(worker, name), fn)
+
+    def _forward(self, signal, fn: Callable[..., None]) -> None:
+        forward = _Forward(self, fn)
+        signal.connect(forward.fire)
+        self._forwards.append((signal, forward))
+
+    def detach(self) -> None:
+        """Nothing of this task reaches a view any more (queued signals already posted included)."""
+        if not self.active:
+            return
+        self.active = False
+        for signal, forward in self._forwards:
+            try:
+                signal.disconnect(forward.fire)
+            except (RuntimeError, TypeError):  # the worker is already gone
+                pass
+        self.deleteLater()
+
+    def _end(self, name: str, *args: Any) -> None:
+        if not self.active:
+            return
+        self.slot._task_ended(self)
+        fn = self._callbacks.get(name)
+        self.detach()
+        if fn is not None:
+            fn(*args)
+
+    @Slot(object)
+    def _finished(self, result: Any) -> None:
+        self._end("done", result)
+
+    @Slot(object)
+    def _cancelled(self, result: Any) -> None:
+        self._end("cancelled", result)
+
+    @Slot(str, str)
+    def _failed(self, message: str, detail: str) -> None:
+        self._end("failed", TaskFailure(message, detail, self.worker.error))
+
+
+class TaskSlot(QObject):
+    """Runs one task of one kind at a time for a view; a new start supersedes the running one.
+
+    ``runner`` is the :class:`JobRunner` the jobs run on (a callable returning it is also taken,
+    for views that get their runner late). The callbacks given here are the defaults; ``start``
+    can override any of them for one task (for example to bind the request it answers).
+    """
+
+    busy_changed = Signal(bool)  # True when a task starts, False when the current one has ended
+
+    def __init__(
+        self,
+        runner: JobRunner | Callable[[], JobRunner],
+        name: str,
+        *,
+        parent: QObject | None = None,
+        on_done: Callable[[Any], None] | None = None,
+        on_failed: Callable[[TaskFailure], None] | None = None,
+        on_cancelled: Callable[[Any], None] | None = None,
+        on_progress: Callable[[int, int, str], None] | None = None,
+        on_message: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        self.name = name
+        self._defaults: dict[str, Callable | None] = {
+            "done": on_done,
+            "failed": on_failed,
+            "cancelled": on_cancelled,
+            "progress": on_progress,
+            "message": on_message,
+        }
+        self._relay: _Relay | None = None
+
+    @property
+    def runner(self) -> JobRunner:
+        return self._runner if isinstance(self._runner, JobRunner) else self._runner()
+
+    @property
+    def running(self) -> bool:
+        """A task of this slot has started (or is queued) and has not ended."""
+        return self._relay is not None
+
+    @property
+    def worker(self) -> JobWorker | None:
+        """The current task's worker, while there is one."""
+        return None if self._relay is None else self._relay.worker
+
+    def start(
+        self,
+        job: Job | JobWorker,
+        *,
+        signals: Mapping[str, Callable[..., None]] | None = None,
+        **callbacks: Callable | None,
+    ) -> JobWorker:
+        """Cancel the current task, if any, and start ``job`` (a ``job(reporter, cancel)`` or a worker).
+
+        ``callbacks`` overrides the slot's defaults for this task: ``on_done``, ``on_failed``,
+        ``on_cancelled``, ``on_progress``, ``on_message``. ``signals`` connects extra signals of
+        a worker subclass by name, with the same guarantee.
+        """
+        unknown = set(callbacks) - {f"on_{k}" for k in self._defaults}
+        if unknown:
+            raise TypeError(f"unknown callbacks: {sorted(unknown)}")
+        self.cancel()
+        worker = job if isinstance(job, JobWorker) else JobWorker(job, name=self.name, key=self._job_key())
+        chosen = dict(self._defaults)
+        chosen.update({k.removeprefix("on_"): v for k, v in callbacks.items()})
+        relay = _Relay(self, worker, chosen)
+        for name, fn in (signals or {}).items():
+            relay._forward(getattr(worker, name), fn)
+        self._relay = relay
+        self.busy_changed.emit(True)
+        self.runner.submit(worker)
+        return worker
+
+    def cancel(self) -> None:
+        """Cancel the current task; none of its callbacks will run (not even ``on_cancelled``)."""
+        relay, self._relay = self._relay, None
+        if relay is None:
+            return
+        relay.detach()
+        relay.worker.cancel.cancel()
+        self.runner.discard(relay.worker)
+        self.busy_changed.emit(False)
+
+    def _job_key(self) -> str:
+        return f"{self.name}#{id(self):x}"
+
+    def _task_ended(self, relay: _Relay) -> None:
+        if relay is self._relay:
+            self._relay = None
+            self.busy_changed.emit(False)
