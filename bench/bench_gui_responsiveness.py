@@ -83,9 +83,10 @@ def open_app(folder: Path):
     """The app's main window as `python main.py` makes it, TensorFlow ready, first summary built."""
     os.environ["CNN_WORKBENCH_SETTINGS"] = str(folder / "settings.ini")
     os.environ["CNN_WORKBENCH_HOME"] = str(folder / "workspace")
-    from gui.app import TensorFlowLoader, create_application
+    from gui.app import create_application
     from gui.main_window import MainWindow
     from gui.settings import AppSettings
+    from gui.tensorflow_loader import TensorFlowLoader
 
     app = create_application([sys.argv[0]])
     loader = TensorFlowLoader()

@@ -262,7 +262,7 @@ def main() -> None:
     args = ap.parse_args()
 
     # TensorFlow as the app imports it: out of the garbage collector's reach (gui/app.py).
-    from gui.app import import_tensorflow
+    from gui.tensorflow_loader import import_tensorflow
 
     import_tensorflow()
     from core.datasets.sample import load_sample_arrays

@@ -9,8 +9,11 @@ start is staged:
    need pyqtgraph, 0.35 s to import: building them before the first paint had the window shown
    at 0.96 s, after it at 0.59 s, measured in the same hour) and start importing TensorFlow in a
    background thread;
-3. when TensorFlow is ready, :class:`TensorFlowLoader` signals the window, which enables Start and
-   builds the first model summary.
+3. when TensorFlow is ready, :class:`~gui.tensorflow_loader.TensorFlowLoader` signals the window,
+   which enables Start and builds the first model summary.
+
+The loader lives in gui/tensorflow_loader.py and the garbage collection policy in gui/garbage.py,
+so that this module is only the start: it imports the main window, nothing imports it back.
 
 ``CNN_WORKBENCH_STARTUP_PROBE=1`` prints ``window-shown <seconds>`` when the window is first
 painted, ``ready <seconds>`` when TensorFlow is ready, and quits (bench/bench_startup.py).
@@ -18,121 +21,17 @@ painted, ``ready <seconds>`` when TensorFlow is ready, and quits (bench/bench_st
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
-import threading
 import time
-import traceback
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
+
+from gui.tensorflow_loader import TensorFlowLoader
 
 PROBE_ENV = "CNN_WORKBENCH_STARTUP_PROBE"
 _T0 = time.perf_counter()
-
-
-class TensorFlowLoader(QObject):
-    """Imports TensorFlow and Keras in a background thread and says when they are ready."""
-
-    ready = Signal(object)  # dict: tensorflow, keras versions; devices
-    failed = Signal(str, str)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._thread: threading.Thread | None = None
-        self.info: dict | None = None
-        self.error: str | None = None
-
-    @property
-    def is_ready(self) -> bool:
-        return self.info is not None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._load, name="import-tensorflow", daemon=True)
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _load(self) -> None:
-        from gui.workers import lower_thread_priority
-
-        # TensorFlow's thread pools start with the eager context, in this thread (see the end of
-        # the try): they inherit its lower priority, like every job thread (gui/workers.py).
-        lower_thread_priority()
-        try:
-            tf, keras = import_tensorflow()
-
-            try:
-                gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-            except Exception:  # noqa: BLE001 - device listing is informative only
-                gpus = []
-            info = {"tensorflow": tf.__version__, "keras": keras.__version__, "gpus": gpus}
-            tf.constant(0.0).numpy()  # start the eager context (and its thread pools) here
-        except BaseException as exc:  # noqa: BLE001 - a broken install must reach the window
-            self.error = f"TensorFlow could not be loaded: {type(exc).__name__}: {exc}"
-            self.failed.emit(self.error, traceback.format_exc())
-            return
-        self.info = info
-        self.ready.emit(info)
-
-
-_frozen = False
-
-
-def import_tensorflow():
-    """Import TensorFlow and Keras (``(tf, keras)``) so that Python's garbage collector never rescans them.
-
-    Importing them creates ~450,000 objects that live as long as the process. Each full collection
-    scans them all while holding the GIL (measured: 90-310 ms, freeing nothing), and whichever
-    thread triggers one freezes the window for that long: during the import, and later when the
-    training thread builds a model. So the collector is paused while they are created, and they
-    are then moved to the permanent generation (``gc.freeze``, once per process); later
-    collections only look at what the app makes afterwards (measured: ~30 ms). Automatic collection
-    is left as it was found (off once :func:`collect_garbage_in_gui_thread` has run).
-    """
-    global _frozen
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        import keras
-        import tensorflow as tf
-    finally:
-        if not _frozen:
-            gc.freeze()
-            _frozen = True
-        if was_enabled:
-            gc.enable()
-    return tf, keras
-
-
-_collector = None
-
-
-def collect_garbage_in_gui_thread(interval_s: float = 0.5):
-    """Run Python's cyclic garbage collector only in the GUI thread, from a timer (idempotent).
-
-    Left automatic, a collection runs in whichever thread happens to allocate, often the training
-    thread; when it frees a Qt object's Python wrapper there, the C++ destructor takes Qt's locks
-    and then waits for the GIL while the GUI thread, holding the GIL, waits for those locks: the
-    app hangs (seen in the tests). pyqtgraph's ``GarbageCollector`` disables automatic collection
-    and checks the same generation thresholds on a timer in the GUI thread instead. Call it from
-    the GUI thread before :func:`import_tensorflow` starts, so the import leaves it disabled.
-    """
-    global _collector
-    if _collector is None:
-        from pyqtgraph.util.garbage_collector import GarbageCollector
-
-        _collector = GarbageCollector(interval=interval_s)
-    return _collector
 
 
 class _FirstPaintProbe(QObject):

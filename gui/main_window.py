@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 
 from core import paths
 from gui import dialogs
-from gui.app import collect_garbage_in_gui_thread
 from gui.gallery_tab import GalleryTab
+from gui.garbage import collect_garbage_in_gui_thread
 from gui.settings import AppSettings
 from gui.train_tab import TrainTab
 from gui.workers import JobRunner, run_in_thread
@@ -107,14 +107,14 @@ class MainWindow(QMainWindow):
         self._paint_watch = _FirstPaint(self, lambda: QTimer.singleShot(0, self.finish_startup))
 
     def finish_startup(self) -> None:
-        """Stage 2: lists, settings, plots, then TensorFlow in the background (see gui/app.py)."""
+        """Stage 2: lists, settings, plots, then TensorFlow in the background (see gui/garbage.py)."""
         if self._started:
             return
         self._started = True
         self.train_tab.populate()
         self.train_tab.attach_plots()
         self._build_plot_tabs()
-        collect_garbage_in_gui_thread()  # before TensorFlow's import below: see gui/app.py
+        collect_garbage_in_gui_thread()  # before TensorFlow's import below: see gui/garbage.py
         # After a crash: offer to resume the runs that were cut short (resumes wait for TensorFlow).
         QTimer.singleShot(0, self.runs_tab.check_interrupted)
         if self.tf_loader is not None:
@@ -282,20 +282,13 @@ class MainWindow(QMainWindow):
         self.show_status(f"Loading {model_path.name} to inspect it ...")
 
         def job(reporter, cancel):
-            import keras
+            from core.inference import load_model
 
-            from core.errors import ModelError
-
-            try:
-                model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
-            except Exception as exc:  # noqa: BLE001 - any load failure becomes a sentence
-                raise ModelError(
-                    f"{model_path.name} could not be loaded as a Keras model ({type(exc).__name__}).", detail=str(exc)
-                ) from exc
+            loaded = load_model(model_path)  # the one loader: safe_mode, checks, sentences for errors
             return {
-                "input_shape": tuple(model.input_shape[1:]),
-                "outputs": int(model.output_shape[-1]),
-                "params": int(model.count_params()),
+                "input_shape": tuple(loaded.input_shape),
+                "outputs": len(loaded.class_names),
+                "params": int(loaded.model.count_params()),
             }
 
         run_in_thread(

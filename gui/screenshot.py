@@ -43,9 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         from PySide6.QtWidgets import QSizePolicy
 
         from core.training import TrainConfig
-        from gui.app import TensorFlowLoader, create_application
+        from gui.app import create_application
         from gui.main_window import MainWindow
         from gui.settings import AppSettings
+        from gui.tensorflow_loader import TensorFlowLoader
 
         app = create_application([sys.argv[0]])
         loader = TensorFlowLoader()

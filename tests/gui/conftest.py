@@ -54,9 +54,9 @@ def no_leftover_threads():
 @pytest.fixture
 def make_window(qtbot, tmp_path):
     """Build main windows like the app does (TensorFlow imported in the background); closed after."""
-    from gui.app import TensorFlowLoader
     from gui.main_window import MainWindow
     from gui.settings import AppSettings
+    from gui.tensorflow_loader import TensorFlowLoader
 
     windows = []
 

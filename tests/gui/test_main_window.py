@@ -287,7 +287,7 @@ def test_tensorflow_is_imported_out_of_the_garbage_collectors_reach(tmp_path):
     of the window when a run started). A fresh interpreter, so nothing else has frozen them."""
     code = (
         "import gc\n"
-        "from gui.app import TensorFlowLoader\n"
+        "from gui.tensorflow_loader import TensorFlowLoader\n"
         "loader = TensorFlowLoader()\n"
         "loader.start()\n"
         "loader.join()\n"
