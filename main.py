@@ -15,6 +15,12 @@ def main(argv: list[str] | None = None) -> int:
         from core.cli import run_cli
 
         return run_cli(argv)
+    from gui.platform_check import startup_problem
+
+    problem = startup_problem()  # before Qt is imported: Qt aborts without naming what is missing
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     from gui.app import run_app
 
     return run_app(sys.argv[:1])

@@ -206,7 +206,11 @@ def test_every_reading_mode_gives_the_same_results_batch_by_batch(members, tmp_p
     assert results[3].error == "file is empty (0 bytes)" and results[7].error == "file not found"
     for r, e in zip(results, expected, strict=True):
         if r.ok:
-            assert np.allclose(r.probs, e.probs, atol=1e-6) and r.top == e.top
+            # A batch of 5 and a batch of 10 may round differently in the last float bit (oneDNN
+            # picks kernels by batch size), so the top-k compare by label and closeness.
+            assert np.allclose(r.probs, e.probs, atol=1e-6)
+            assert [name for name, _ in r.top] == [name for name, _ in e.top]
+            assert np.allclose([p for _, p in r.top], [p for _, p in e.top], atol=1e-6)
             assert np.array_equal(r.thumbnail, e.thumbnail)
     reader = "read-image" if parallel else "read-ahead" if overlap else threading.current_thread().name
     assert readers and all(name.startswith(reader) for name in readers)
