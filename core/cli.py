@@ -1,4 +1,4 @@
-"""The headless command line: ``python main.py train|evaluate|predict|datasets|models|runs``.
+"""The headless command line: ``python main.py train|resume|continue|evaluate|predict|export|datasets|models|runs``.
 
 A thin face on core/, like the GUI: it parses arguments, runs the job with a terminal reporter
 (a progress bar when the output is a terminal, one line per epoch always) and prints one result
@@ -151,17 +151,49 @@ def cmd_train(args: argparse.Namespace) -> int:
         name=args.name or "",
     )
     command = "python main.py " + " ".join(shlex.quote(a) for a in args.argv)
-    cancel = CancelToken()
+    return _train_and_report(
+        lambda reporter, cancel: train(config, reporter, cancel, command=command), save_model=args.save_model
+    )
+
+
+def _train_and_report(job, save_model: str | None = None) -> int:
+    """Run a training job (train, resume, continue) with the terminal's progress and closing line."""
     try:
-        result = train(config, TerminalReporter(), cancel, command=command)
+        result = job(TerminalReporter(), CancelToken())
     except KeyboardInterrupt:  # pragma: no cover - interactive
-        print("interrupted", file=sys.stderr)
+        print("interrupted: resume with python main.py resume RUN", file=sys.stderr)
         return 130
-    if args.save_model:
-        target = _copy_model(result.model_path, Path(args.save_model))
+    if save_model:
+        target = _copy_model(result.model_path, Path(save_model))
         print(f"model and card copied to {target} and {target.with_suffix('.json')}", file=sys.stderr)
     print(result.summary_line(), flush=True)
     return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Go on with an interrupted or stopped run from its backup (its last whole epoch)."""
+    from core import runs
+    from core.training import resume_run
+
+    run_dir = runs.resolve_run(args.run)
+    info = runs.read_run(run_dir)
+    if info.state == "finished":
+        raise WorkbenchError(
+            f"Run {info.name} has finished; to train it for more epochs use: "
+            f"python main.py continue {args.run} --epochs N"
+        )
+    return _train_and_report(lambda reporter, cancel: resume_run(run_dir, reporter, cancel))
+
+
+def cmd_continue(args: argparse.Namespace) -> int:
+    """Train a run (finished or not) for more epochs, in the same folder."""
+    from core import runs
+    from core.training import resume_run
+
+    if args.epochs < 1:
+        raise WorkbenchError(f"--epochs must be at least 1 (more epochs to train), not {args.epochs}.")
+    run_dir = runs.resolve_run(args.run)
+    return _train_and_report(lambda reporter, cancel: resume_run(run_dir, reporter, cancel, extra_epochs=args.epochs))
 
 
 def _copy_model(source: Path, target: Path) -> Path:
@@ -378,6 +410,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("runs", help="list the runs in the workspace")
     r.set_defaults(func=cmd_runs)
+
+    res = sub.add_parser("resume", help="go on with an interrupted or stopped run from its last whole epoch")
+    res.add_argument("run", help="run name or folder (see 'runs')")
+    res.set_defaults(func=cmd_resume)
+
+    c = sub.add_parser("continue", help="train a run for more epochs, in the same run folder")
+    c.add_argument("run", help="run name or folder (see 'runs')")
+    c.add_argument("--epochs", type=int, required=True, help="how many more epochs to train")
+    c.set_defaults(func=cmd_continue)
     return parser
 
 

@@ -99,3 +99,46 @@ def test_terminal_reporter_lines():
         == "Epoch 1/3  loss 0.5000  accuracy 0.9000  val_loss 0.4000  val_accuracy 0.9100  lr 0.001  2.0 s\n"
     )
     assert err.getvalue() == ""  # no progress bar when not a terminal
+
+
+def test_continue_and_resume_from_the_command_line(capsys):
+    """`continue RUN --epochs N` trains more epochs in the same folder with train's output; `resume`
+    says what to do for a finished run; both check their arguments before loading anything."""
+    args = ["--model", "simple-cnn-1", "--limit", "200", "--batch-size", "64", "--no-tensorboard"]
+    assert run_cli(["train", "--epochs", "1", *args]) == 0
+    run_dir = Path(RESULT.search(capsys.readouterr().out.strip().splitlines()[-1]).group(3))
+
+    assert run_cli(["resume", run_dir.name]) == 2
+    err = capsys.readouterr().err
+    assert "has finished" in err and f"python main.py continue {run_dir.name} --epochs N" in err
+    assert run_cli(["continue", run_dir.name, "--epochs", "0"]) == 2
+    assert "--epochs must be at least 1" in capsys.readouterr().err
+
+    assert run_cli(["continue", run_dir.name, "--epochs", "1"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("Epoch 2/2") and "val_accuracy" in out[0]
+    m = RESULT.search(out[-1])
+    assert m and Path(m.group(3)) == run_dir
+    history = (run_dir / "history.csv").read_text().strip().splitlines()
+    assert len(history) == 3  # header and both epochs, in the one run folder
+
+
+def test_resume_a_stopped_run_from_the_command_line(capsys):
+    from core.reporting import CancelToken, NullReporter
+    from core.training import TrainConfig, train
+
+    cancel = CancelToken()
+
+    class StopAfterFirstEpoch(NullReporter):
+        def on_epoch(self, epoch, logs):
+            cancel.cancel()
+
+    config = TrainConfig(model="simple-cnn-1", epochs=2, limit=200, batch_size=64, tensorboard=False)
+    stopped = train(config, StopAfterFirstEpoch(), cancel)
+    assert stopped.state == "stopped"
+
+    assert run_cli(["resume", stopped.run_dir.name]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("Epoch 2/2")
+    m = RESULT.search(out[-1])
+    assert m and Path(m.group(3)) == stopped.run_dir
