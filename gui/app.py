@@ -16,12 +16,17 @@ The loader lives in gui/tensorflow_loader.py and the garbage collection policy i
 so that this module is only the start: it imports the main window, nothing imports it back.
 
 ``CNN_WORKBENCH_STARTUP_PROBE=1`` prints ``window-shown <seconds>`` when the window is first
-painted, ``ready <seconds>`` when TensorFlow is ready, and quits (bench/bench_startup.py).
+painted, ``ready <seconds>`` when TensorFlow is ready, and quits (bench/bench_startup.py);
+``CNN_WORKBENCH_STARTUP_PROBE=paint`` prints the same and stays open (tests that drive the app).
+
+Ctrl+C in the terminal that runs the app closes the window the way its close button does (a run
+is stopped and saved, resumable); a second Ctrl+C quits at once.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -37,10 +42,11 @@ _T0 = time.perf_counter()
 class _FirstPaintProbe(QObject):
     """Prints the time from process start to the first paint of the window (for the benchmark)."""
 
-    def __init__(self, window, loader: TensorFlowLoader) -> None:
+    def __init__(self, window, loader: TensorFlowLoader, *, quit_when_ready: bool = True) -> None:
         super().__init__(window)
         self._window = window
         self._shown = False
+        self._quit_when_ready = quit_when_ready
         window.installEventFilter(self)
         loader.ready.connect(self._ready)
         loader.failed.connect(lambda *_: self._quit())
@@ -54,11 +60,46 @@ class _FirstPaintProbe(QObject):
     def _ready(self, _info) -> None:
         # Let the window finish what the ready signal started (model summary etc.) before quitting.
         print(f"ready {process_seconds():.3f}", flush=True)
-        QTimer.singleShot(0, self._quit)
+        if self._quit_when_ready:
+            QTimer.singleShot(0, self._quit)
 
     def _quit(self) -> None:
         # Closing the last window quits the app, once its jobs have ended (see MainWindow.closeEvent).
-        self._window.close()
+        if self._quit_when_ready:
+            self._window.close()
+
+
+class _InterruptHandler(QObject):
+    """Ctrl+C (SIGINT) closes the window as its close button does; a second one quits at once.
+
+    Python runs a signal handler only between bytecodes, and the Qt event loop runs in C++: without
+    Python code running, a Ctrl+C would wait for the next timer or event, and with Python's default
+    handler it raised KeyboardInterrupt inside whatever slot ran next (a traceback, and the app went
+    on). So the handler only asks the window to close, and a cheap timer lets Python look at
+    signals four times a second.
+    """
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self._window = window
+        self.interrupted = False
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(lambda: None)
+        self._timer.start(250)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.interrupted:
+            print("Quitting at once.", file=sys.stderr, flush=True)
+            os._exit(130)
+        self.interrupted = True
+        print(
+            "Ctrl+C: stopping any run, saving and closing CNN Workbench (Ctrl+C again quits at once) ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        self._window.confirm_stop_on_close = lambda: True  # the terminal's Ctrl+C is the answer
+        QTimer.singleShot(0, self._window.close)
 
 
 def process_seconds() -> float:
@@ -92,9 +133,11 @@ def run_app(argv: list[str] | None = None) -> int:
     loader = TensorFlowLoader()
     window = MainWindow(AppSettings(), tf_loader=loader)
     marks.append(("window-built", process_seconds()))
-    if os.environ.get(PROBE_ENV):
+    probe = os.environ.get(PROBE_ENV)
+    if probe:
         print(" ".join(f"{name}={t:.3f}" for name, t in marks), flush=True)
-        _FirstPaintProbe(window, loader)
+        _FirstPaintProbe(window, loader, quit_when_ready=probe != "paint")
+    interrupt = _InterruptHandler(window)
     window.show()
     window.raise_()
     window.finish_startup_after_paint()  # stage 2, once the window is on screen
@@ -104,4 +147,4 @@ def run_app(argv: list[str] | None = None) -> int:
     window.jobs.shutdown()
     window.train_tab.preview_jobs.shutdown()
     loader.join(timeout=30)
-    return code
+    return 130 if interrupt.interrupted else code
