@@ -150,6 +150,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         center_loss_weight=args.center_loss,
         name=args.name or "",
     )
+    if args.save_model:
+        _save_model_target(args.save_model)  # a bad path is said now, not after the training
     command = "python main.py " + " ".join(shlex.quote(a) for a in args.argv)
     return _train_and_report(
         lambda reporter, cancel: train(config, reporter, cancel, command=command), save_model=args.save_model
@@ -196,14 +198,38 @@ def cmd_continue(args: argparse.Namespace) -> int:
     return _train_and_report(lambda reporter, cancel: resume_run(run_dir, reporter, cancel, extra_epochs=args.epochs))
 
 
+def _save_model_target(given: str, file_name: str = "model.keras") -> Path:
+    """Where ``--save-model`` will put the model, checked before any training starts.
+
+    ``given`` is a ``.keras`` file name or an existing folder (the model keeps ``file_name`` there).
+    """
+    target = Path(given).expanduser()
+    if target.is_dir():
+        target = target / file_name
+    elif not target.suffix:
+        raise WorkbenchError(
+            f"--save-model: there is no folder {target}; give an existing folder or a .keras file name."
+        )
+    if target.suffix != ".keras":
+        raise WorkbenchError(
+            f"--save-model needs a .keras file name or a folder, not {given} (Keras model files end in .keras)."
+        )
+    if not target.parent.is_dir():
+        raise WorkbenchError(
+            f"--save-model: the folder {target.parent} does not exist; create it first or choose another."
+        )
+    if not os.access(target.parent, os.W_OK):
+        raise WorkbenchError(f"--save-model: the folder {target.parent} is not writable; choose another.")
+    if target.is_dir():
+        raise WorkbenchError(f"--save-model: {target} is a folder, not a file name.")
+    return target
+
+
 def _copy_model(source: Path, target: Path) -> Path:
     """Copy a model and its card (atomically each) to ``target`` (a .keras path or a folder)."""
     from core import atomic, cards
 
-    if target.is_dir() or not target.suffix:
-        target = target / source.name
-    if target.suffix != ".keras":
-        raise WorkbenchError(f"--save-model needs a .keras file name or a folder, not {target}")
+    target = _save_model_target(str(target), source.name)
     atomic.write_bytes(target, source.read_bytes())
     card = cards.read_card(source)
     if card is not None:

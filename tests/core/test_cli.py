@@ -142,3 +142,22 @@ def test_resume_a_stopped_run_from_the_command_line(capsys):
     assert out[0].startswith("Epoch 2/2")
     m = RESULT.search(out[-1])
     assert m and Path(m.group(3)) == stopped.run_dir
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("model.txt", "needs a .keras file name or a folder"),
+        ("no-such-folder/m.keras", "does not exist"),
+        ("no-such-folder", "there is no folder"),
+    ],
+)
+def test_save_model_path_is_checked_before_training(capsys, tmp_path, target, message):
+    from core import paths
+
+    runs_dir = paths.runs_dir()
+    before = set(runs_dir.iterdir()) if runs_dir.exists() else set()
+    assert run_cli(["train", "--epochs", "1", "--limit", "100", "--save-model", str(tmp_path / target)]) == 2
+    assert message in capsys.readouterr().err
+    after = set(runs_dir.iterdir()) if runs_dir.exists() else set()
+    assert after == before, "no run folder is left for an argument error"
