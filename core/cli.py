@@ -284,15 +284,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     from core import runs
     from core.export import default_suffix, export_model
 
-    source = Path(args.source)
-    if source.suffix != ".keras":
+    source = Path(args.source).expanduser()
+    if source.suffix.lower() in (".h5", ".hdf5"):
+        raise WorkbenchError(
+            f"{source.name} is a legacy Keras .h5 file; export takes a run (see 'runs') or a .keras model file."
+        )
+    if source.is_dir() and (source / "saved_model.pb").exists():
+        raise WorkbenchError(
+            f"{source} is already a TensorFlow SavedModel; export takes a run (see 'runs') or a .keras model file."
+        )
+    if source.suffix.lower() != ".keras":
         source = runs.resolve_run(args.source) / "model.keras"
     target = Path(args.target) if args.target else source.with_suffix(default_suffix(args.format) or "")
     if not args.target and args.format == "savedmodel":
         target = source.with_name(source.stem + "-savedmodel")
     if not args.target and args.format == "keras":
         raise WorkbenchError("Say where to export the .keras file: python main.py export SOURCE --to PATH")
-    report = export_model(source, target, args.format)
+    report = export_model(source, target, args.format, overwrite=args.force)
     print(report.summary())
     return 0
 
@@ -423,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("source", help="a run (folder or name) or a .keras file")
     x.add_argument("--format", choices=("keras", "savedmodel", "tflite"), default="tflite")
     x.add_argument("--to", dest="target", help="where to write it (default: beside the model)")
+    x.add_argument("--force", action="store_true", help="replace an earlier export of the same kind at that place")
     x.set_defaults(func=cmd_export)
 
     ds = sub.add_parser("datasets", help="list the built-in datasets")

@@ -55,6 +55,54 @@ def default_suffix(fmt: str) -> str:
     return {"keras": ".keras", "savedmodel": "", "tflite": ".tflite"}[fmt]
 
 
+class ExportTargetExists(WorkbenchError):
+    """The target is an earlier export of the same kind: replace it only when the person says so."""
+
+
+def _kind_of(path: Path) -> str | None:
+    """Which export format an existing path is (None: something else, e.g. a photo or a folder of files)."""
+    if path.is_dir():
+        return "savedmodel" if (path / "saved_model.pb").exists() else None
+    return {".keras": "keras", ".tflite": "tflite"}.get(path.suffix.lower())
+
+
+def check_target(target: str | Path, fmt: str, *, overwrite: bool = False) -> Path:
+    """Refuse a target that does not fit ``fmt``, or that holds something an export must not replace.
+
+    A file or folder of another kind is never replaced (``overwrite`` included): an export to
+    ``photo.png`` or to a SavedModel named ``model.tflite`` is refused. An earlier export of the same
+    kind is replaced only with ``overwrite`` (the GUI asks; the command line takes ``--force``),
+    otherwise :class:`ExportTargetExists` is raised.
+    """
+    if fmt not in FORMATS:
+        raise WorkbenchError(f"Unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}.")
+    target = Path(target).expanduser()
+    suffix = target.suffix.lower()
+    wanted = default_suffix(fmt)
+    if fmt == "savedmodel":
+        if suffix in (".keras", ".tflite", ".h5", ".hdf5"):
+            raise WorkbenchError(
+                f"A SavedModel is a folder; {target.name} is named like a {suffix} file. "
+                "Give a folder name without that extension."
+            )
+    elif suffix != wanted:
+        raise WorkbenchError(f"A {FORMATS[fmt]} export needs a file name ending in {wanted}, not {target.name}.")
+    if not target.exists():
+        return target
+    kind = _kind_of(target)
+    if kind != fmt:
+        what = "a folder that is not a SavedModel" if target.is_dir() else "a file of another kind"
+        raise WorkbenchError(
+            f"{target} already exists and is {what}; the export will not replace it. Choose another name."
+        )
+    if not overwrite:
+        raise ExportTargetExists(
+            f"{target} already exists (an earlier {FORMATS[fmt]} export). Replace it (--force on the command "
+            "line), or choose another name."
+        )
+    return target
+
+
 def check_images_for(model_path: Path, input_shape, limit: int = CHECK_IMAGES) -> tuple[np.ndarray, str]:
     """Real test images for a model: its run's test split, else the bundled sample when shapes fit."""
     from core import runs
@@ -127,16 +175,24 @@ def _tflite_runner(model_bytes: bytes):
 
 
 def export_model(
-    model_path: str | Path, target: str | Path, fmt: str, *, images: np.ndarray | None = None
+    model_path: str | Path,
+    target: str | Path,
+    fmt: str,
+    *,
+    images: np.ndarray | None = None,
+    overwrite: bool = False,
 ) -> ExportReport:
-    """Export the model at ``model_path`` (a .keras file, e.g. a run's model.keras) to ``target``."""
+    """Export the model at ``model_path`` (a .keras file, e.g. a run's model.keras) to ``target``.
+
+    ``target`` is checked first (:func:`check_target`): an earlier export of the same kind is
+    replaced only with ``overwrite``, anything else that is there never.
+    """
     import tensorflow as tf
 
     from core.inference import Predictor, load_model
 
-    if fmt not in FORMATS:
-        raise WorkbenchError(f"Unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}.")
-    model_path, target = Path(model_path), Path(target)
+    target = check_target(target, fmt, overwrite=overwrite)
+    model_path = Path(model_path)
     loaded = load_model(model_path)
     if images is None:
         images, label = check_images_for(model_path, loaded.input_shape)

@@ -48,3 +48,51 @@ def test_cli_export(capsys, tmp_path):
     assert run_cli(["export", str(SHIPPED), "--format", "tflite", "--to", str(tmp_path / "digits.tflite")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("OK: TensorFlow Lite") and "top-1 agrees on 300" in out
+
+
+def test_export_never_replaces_a_file_of_another_kind(tmp_path, capsys):
+    """Reliability: an export onto the user's own file is refused and the file is left as it was;
+    an earlier export of the same kind is replaced only with --force."""
+    photo = tmp_path / "existing.tflite"
+    photo.write_bytes(b"the user's own bytes")
+    assert run_cli(["export", str(SHIPPED), "--format", "savedmodel", "--to", str(photo)]) == 2
+    assert "SavedModel is a folder" in capsys.readouterr().err
+    assert photo.read_bytes() == b"the user's own bytes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing.tflite"], "no hidden leftovers"
+
+    assert run_cli(["export", str(SHIPPED), "--format", "tflite", "--to", str(photo)]) == 2
+    assert "file of another kind" not in capsys.readouterr().err  # a .tflite name: same kind, needs --force
+    assert photo.read_bytes() == b"the user's own bytes"
+
+    folder = tmp_path / "album"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"png")
+    assert run_cli(["export", str(SHIPPED), "--format", "savedmodel", "--to", str(folder)]) == 2
+    assert "a folder that is not a SavedModel" in capsys.readouterr().err
+    assert [p.name for p in folder.iterdir()] == ["a.png"]
+
+
+def test_an_earlier_export_is_replaced_only_with_force(tmp_path, capsys):
+    from core.export import ExportTargetExists, check_target
+
+    target = tmp_path / "m.keras"
+    assert run_cli(["export", str(SHIPPED), "--format", "keras", "--to", str(target)]) == 0
+    first = target.stat().st_mtime_ns
+    with pytest.raises(ExportTargetExists):
+        check_target(target, "keras")
+    assert run_cli(["export", str(SHIPPED), "--format", "keras", "--to", str(target)]) == 2
+    assert "--force" in capsys.readouterr().err and target.stat().st_mtime_ns == first
+    assert run_cli(["export", str(SHIPPED), "--format", "keras", "--to", str(target), "--force"]) == 0
+    assert "OK:" in capsys.readouterr().out
+
+
+def test_export_says_what_it_takes_for_h5_and_savedmodel_sources(tmp_path, capsys):
+    legacy = tmp_path / "old.h5"
+    legacy.write_bytes(b"\x89HDF")
+    assert run_cli(["export", str(legacy)]) == 2
+    assert "legacy Keras .h5 file; export takes a run" in capsys.readouterr().err
+    saved = tmp_path / "served"
+    saved.mkdir()
+    (saved / "saved_model.pb").write_bytes(b"")
+    assert run_cli(["export", str(saved)]) == 2
+    assert "already a TensorFlow SavedModel" in capsys.readouterr().err
