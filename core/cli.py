@@ -1,4 +1,4 @@
-"""The headless command line: ``python main.py train|resume|continue|evaluate|predict|export|datasets|models|runs``.
+"""The headless command line: ``python main.py COMMAND`` (train, resume, continue, evaluate, predict, export, ...).
 
 A thin face on core/, like the GUI: it parses arguments, runs the job with a terminal reporter
 (a progress bar when the output is a terminal, one line per epoch always) and prints one result
@@ -305,6 +305,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    from core.devices import describe, detect
+
+    print("\n".join(describe(detect())))
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from core.datasets import list_datasets
 
@@ -433,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--to", dest="target", help="where to write it (default: beside the model)")
     x.add_argument("--force", action="store_true", help="replace an earlier export of the same kind at that place")
     x.set_defaults(func=cmd_export)
+
+    dv = sub.add_parser("devices", help="the CPU, the GPUs TensorFlow sees, and the precision 'auto' picks")
+    dv.set_defaults(func=cmd_devices)
 
     ds = sub.add_parser("datasets", help="list the built-in datasets")
     ds.set_defaults(func=cmd_datasets)
