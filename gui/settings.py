@@ -68,7 +68,7 @@ def _migrate_1_to_2(q: QSettings) -> None:
             "gallery/row_percent": lambda raw: None if raw is None else str(raw).lower() == "true",
             "gallery/sort": _int_or_none,
         },
-        "predict": {"predict/models": lambda raw: _loads(raw)},
+        "predict": {"predict/models": lambda raw: _loads(raw), "predict/opened_models": lambda raw: _loads(raw)},
         "export": {"exports/format": lambda raw: None if raw is None else str(raw)},
     }
     for tab, keys in moves.items():
@@ -83,6 +83,18 @@ def _migrate_1_to_2(q: QSettings) -> None:
                 state.setdefault(old_key.split("/", 1)[1], value)
         if state:
             q.setValue(f"tabs/{tab}", json.dumps(state, default=str))
+    # Class names given to card-less models: one key per model, "predict/class_names/<hash>".
+    names = {}
+    for key in [k for k in q.allKeys() if k.startswith("predict/class_names/")]:
+        value = _loads(q.value(key))
+        q.remove(key)
+        if isinstance(value, dict):
+            names[key.rsplit("/", 1)[1]] = value
+    if names:
+        state = _loads(q.value("tabs/predict"), {})
+        state = state if isinstance(state, dict) else {}
+        state.setdefault("class_names", names)
+        q.setValue("tabs/predict", json.dumps(state, default=str))
 
 
 #: ``MIGRATIONS[v]`` turns a version-``v`` file into version ``v + 1``.

@@ -44,78 +44,70 @@ class TaskFailure:
     error: BaseException | None = None
 
 
-class _Forward(QObject):
-    """Receives one signal of a worker in the GUI thread (it lives there) and calls ``fn``.
+class _Invoker(QObject):
+    """Runs callables in the GUI thread, where it lives: ``post(fn)`` from any thread queues ``fn``.
 
-    PySide6 runs a plain function connected to a worker's signal in the worker's thread; a method
-    of a QObject that lives in the GUI thread is queued to the GUI thread instead.
+    A worker's signals are connected to plain functions, which PySide runs in the worker's thread;
+    they post the call here. Posts from one worker keep their order (progress, then the result).
+    The per-task relays are plain Python objects, so nothing per task waits for a ``deleteLater``:
+    deleting a per-task QObject that way crashed one run in six in the tests (PySide, 6.11).
     """
 
-    def __init__(self, relay: _Relay, fn: Callable[..., None]) -> None:
-        super().__init__(relay)
-        self._relay = relay
-        self._fn = fn
+    _call = Signal(object)
 
-    def fire(self, *args: Any) -> None:
-        if self._relay.active:
-            self._fn(*args)
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self._call.connect(self._run)
+
+    def post(self, fn: Callable[[], None]) -> None:
+        try:
+            self._call.emit(fn)
+        except RuntimeError:  # the view and its slot are gone: nobody is listening any more
+            pass
+
+    @Slot(object)
+    def _run(self, fn: Callable[[], None]) -> None:
+        fn()
 
 
-class _Relay(QObject):
+class _Relay:
     """One started task's connection to its slot; ``detach()`` makes it deaf for good."""
 
     def __init__(self, slot: TaskSlot, worker: JobWorker, callbacks: dict[str, Callable | None]) -> None:
-        super().__init__(slot)
         self.slot = slot
         self.worker = worker
         self.active = True
         self._callbacks = callbacks
-        self._forwards: list[tuple[Any, _Forward]] = []
-        worker.finished.connect(self._finished)
-        worker.cancelled.connect(self._cancelled)
-        worker.failed.connect(self._failed)
+        self._connect(worker.finished, lambda result: self._end("done", result))
+        self._connect(worker.cancelled, lambda result: self._end("cancelled", result))
+        self._connect(
+            worker.failed, lambda message, detail: self._end("failed", TaskFailure(message, detail, worker.error))
+        )
         for name in ("message", "progress"):
             fn = callbacks.get(name)
             if fn is not None:
-                self._forward(getattr(worker, name), fn)
+                self.forward(getattr(worker, name), fn)
 
-    def _forward(self, signal, fn: Callable[..., None]) -> None:
-        forward = _Forward(self, fn)
-        signal.connect(forward.fire)
-        self._forwards.append((signal, forward))
+    def _connect(self, signal, fn: Callable[..., None]) -> None:
+        post = self.slot._invoker.post
+        signal.connect(lambda *args: post(lambda: fn(*args)))
+
+    def forward(self, signal, fn: Callable[..., None]) -> None:
+        """Call ``fn`` in the GUI thread for each emission of ``signal``, while this task is current."""
+        self._connect(signal, lambda *args: fn(*args) if self.active else None)
 
     def detach(self) -> None:
-        """Nothing of this task reaches a view any more (queued signals already posted included)."""
-        if not self.active:
-            return
+        """Nothing of this task reaches a view any more (calls already posted included)."""
         self.active = False
-        for signal, forward in self._forwards:
-            try:
-                signal.disconnect(forward.fire)
-            except (RuntimeError, TypeError):  # the worker is already gone
-                pass
-        self.deleteLater()
 
     def _end(self, name: str, *args: Any) -> None:
         if not self.active:
             return
         self.slot._task_ended(self)
-        fn = self._callbacks.get(name)
         self.detach()
+        fn = self._callbacks.get(name)
         if fn is not None:
             fn(*args)
-
-    @Slot(object)
-    def _finished(self, result: Any) -> None:
-        self._end("done", result)
-
-    @Slot(object)
-    def _cancelled(self, result: Any) -> None:
-        self._end("cancelled", result)
-
-    @Slot(str, str)
-    def _failed(self, message: str, detail: str) -> None:
-        self._end("failed", TaskFailure(message, detail, self.worker.error))
 
 
 class TaskSlot(QObject):
@@ -151,6 +143,7 @@ class TaskSlot(QObject):
             "message": on_message,
         }
         self._relay: _Relay | None = None
+        self._invoker = _Invoker(self)
 
     @property
     def runner(self) -> JobRunner:
@@ -188,11 +181,19 @@ class TaskSlot(QObject):
         chosen.update({k.removeprefix("on_"): v for k, v in callbacks.items()})
         relay = _Relay(self, worker, chosen)
         for name, fn in (signals or {}).items():
-            relay._forward(getattr(worker, name), fn)
+            relay.forward(getattr(worker, name), fn)
         self._relay = relay
         self.busy_changed.emit(True)
         self.runner.submit(worker)
         return worker
+
+    def stop(self) -> None:
+        """Ask the current task to stop but keep listening: it ends with ``on_cancelled`` (with what
+        it made so far) or, if it was already finishing, ``on_done``. A queued task is dropped at once
+        and ends with ``on_cancelled(None)``. Use :meth:`cancel` when the result is no longer wanted.
+        """
+        if self._relay is not None:
+            self.runner.discard(self._relay.worker)
 
     def cancel(self) -> None:
         """Cancel the current task; none of its callbacks will run (not even ``on_cancelled``)."""

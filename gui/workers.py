@@ -170,10 +170,13 @@ class JobWorker(QObject):
     def drop(self) -> None:
         """Called by the runner (GUI thread) for a queued job that will never run: it is cancelled.
 
-        Not :meth:`run`, which lowers the priority of the thread it runs in.
+        Not :meth:`run`, which lowers the priority of the thread it runs in. The worker is deleted
+        by the GUI thread's event loop afterwards, like a worker whose job ran: left to Python, its
+        last reference could go in a collection in a worker thread, which must not free Qt objects.
         """
         self.cancel.cancel()
         self._execute()
+        self.deleteLater()
 
 
 class _TrainReporter(_SignalReporter):

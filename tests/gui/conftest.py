@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def garbage_collected_in_the_gui_thread():
+    """As in the app (gui/garbage.py): no automatic collection, which could run in a job thread and
+    free Qt objects there (a crash or a deadlock); the test's garbage is collected here, after it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    yield
+    gc.collect()
+    if enabled:
+        gc.enable()
 
 
 @pytest.fixture(autouse=True)

@@ -309,6 +309,7 @@ def test_garbage_is_collected_in_the_gui_thread_only(make_window, qtbot):
     import gc
     import threading
 
+    gc.enable()  # the conftest pauses it for every GUI test; the window must turn it off itself
     make_window()
     assert not gc.isenabled()  # off after TensorFlow's import too
     threads = []

@@ -90,7 +90,8 @@ def test_a_version_1_file_is_migrated_once(settings_file):
     """Loose per-tab keys of version 1 land in each tab's state; damaged ones are dropped."""
     settings_file.write_text(
         "[gallery]\nthumb_size=96\nrow_percent=true\nsort=x\n"
-        '[predict]\nmodels="[\\"/m/a.keras\\"]"\n'
+        '[predict]\nmodels="[\\"/m/a.keras\\"]"\nopened_models="[\\"/m/b.keras\\"]"\n'
+        'class_names\\abc123="{\\"path\\": \\"/m/b.keras\\", \\"names\\": [\\"cat\\", \\"dog\\"]}"\n'
         "[exports]\nformat=tflite\n"
         '[train]\nconfig="{\\"model\\": \\"lenet-5\\"}"\n'
         "[window]\ntab=3\n"
@@ -99,6 +100,8 @@ def test_a_version_1_file_is_migrated_once(settings_file):
     assert s.migrated_from == 1 and s.version == 2
     assert s.tab_state("gallery") == {"thumb_size": 96, "row_percent": True}
     assert s.tab_value("predict", "models", [], list) == ["/m/a.keras"]
+    assert s.tab_value("predict", "opened_models", [], list) == ["/m/b.keras"]
+    assert s.tab_state("predict")["class_names"] == {"abc123": {"path": "/m/b.keras", "names": ["cat", "dog"]}}
     assert s.tab_value("export", "format", "keras", str) == "tflite"
     assert s.train_config() == {"model": "lenet-5"}
     assert s.current_tab() == 3

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
+from PySide6.QtCore import Signal
 
 from core.errors import WorkbenchError
 from gui.tasks import TaskFailure, TaskSlot
 from gui.workers import JobRunner, JobWorker
+
+
+# Worker subclasses live at module level: PySide frees a class's meta-object with the class, and a
+# class made inside a test can go before its last instance's deleteLater() has run (a crash).
+class Ticker(JobWorker):
+    tick = Signal(int, object)
+
+
+class Partial(JobWorker):
+    """A job that ends with what it has made so far when asked to stop."""
+
+    def is_cancelled_result(self, result):
+        return True
 
 
 @pytest.fixture
@@ -96,11 +111,6 @@ def test_per_start_callbacks_and_progress_in_the_gui_thread(qtbot, runner):
 
 
 def test_extra_signals_of_a_worker_are_cut_off_too(qtbot, runner):
-    from PySide6.QtCore import Signal
-
-    class Ticker(JobWorker):
-        tick = Signal(int, object)
-
     release = threading.Event()
     ticks = []
 
@@ -130,3 +140,23 @@ def test_busy_follows_the_current_task(qtbot, runner):
     slot.start(lambda reporter, cancel: 1)
     qtbot.waitUntil(lambda: not slot.running, timeout=10_000)
     assert states == [True, False]
+
+
+def test_stop_keeps_listening_and_delivers_the_partial_result(qtbot, runner):
+    ended = []
+    running = threading.Event()
+
+    def job(reporter, cancel):
+        running.set()
+        while not cancel.cancelled:
+            time.sleep(0.01)
+        return "partial"
+
+    slot = TaskSlot(runner, "Batch", on_cancelled=lambda r: ended.append(("cancelled", r)), on_done=ended.append)
+    worker = Partial(job, name="Batch")
+    slot.start(worker)
+    qtbot.waitUntil(running.is_set, timeout=10_000)
+    slot.stop()
+    assert slot.running, "a stopped task is still the slot's until it ends"
+    qtbot.waitUntil(lambda: bool(ended), timeout=10_000)
+    assert ended == [("cancelled", "partial")] and not slot.running
