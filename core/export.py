@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core import atomic, cards
+from core import atomic, cards, runs
+from core.config import TrainConfig, load_config_dataset
 from core.errors import WorkbenchError
+from core.inference import Predictor, load_model
 
 FORMATS = {
     "keras": "Keras model (.keras) with its card",
@@ -57,9 +59,6 @@ def default_suffix(fmt: str) -> str:
 
 def check_images_for(model_path: Path, input_shape, limit: int = CHECK_IMAGES) -> tuple[np.ndarray, str]:
     """Real test images for a model: its run's test split, else the bundled sample when shapes fit."""
-    from core import runs
-    from core.training import TrainConfig, load_config_dataset
-
     run_dir = Path(model_path).parent
     candidates = []
     if (run_dir / "config.json").exists():
@@ -131,8 +130,6 @@ def export_model(
 ) -> ExportReport:
     """Export the model at ``model_path`` (a .keras file, e.g. a run's model.keras) to ``target``."""
     import tensorflow as tf
-
-    from core.inference import Predictor, load_model
 
     if fmt not in FORMATS:
         raise WorkbenchError(f"Unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}.")
