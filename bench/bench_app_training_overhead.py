@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp:
         app, window = open_app(Path(tmp))
+        from core.config import TrainConfig
         from core.datasets import load_dataset
-        from core.training import TrainConfig
 
         config = TrainConfig(dataset="mnist-sample", model=args.model, epochs=args.epochs, batch_size=args.batch)
         dataset = load_dataset("mnist-sample", validation_split=config.validation_split, seed=config.seed)

@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-gui-") as tmp:
         app, window = open_app(Path(tmp))
-        from core.training import TrainConfig
+        from core.config import TrainConfig
 
         config = TrainConfig(dataset="mnist-sample", model=args.model, epochs=args.epochs, batch_size=args.batch)
         prepare(window, config)

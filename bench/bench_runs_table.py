@@ -52,7 +52,7 @@ def make_fake_run(
     name: str | None = None,
 ) -> Path:
     """A run folder shaped like the ones core.training writes (no TensorFlow needed)."""
-    from core.training import TrainConfig
+    from core.config import TrainConfig
 
     config = TrainConfig(
         dataset="mnist-sample",

@@ -44,7 +44,8 @@ def plain_keras(dataset, model_name: str, epochs: int, batch: int, seed: int) ->
 
 
 def workbench(dataset, model_name: str, epochs: int, batch: int, seed: int, workspace: Path) -> tuple[float, float]:
-    from core.training import TrainConfig, train
+    from core.config import TrainConfig
+    from core.training import train
 
     cfg = TrainConfig(dataset=dataset.name, model=model_name, epochs=epochs, batch_size=batch, seed=seed)
     start = time.perf_counter()

@@ -119,7 +119,8 @@ def _parse_option(text: str) -> tuple[str, object]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.training import TrainConfig, train
+    from core.config import TrainConfig
+    from core.training import train
 
     config = TrainConfig(
         dataset=args.dataset,
@@ -262,7 +263,8 @@ def _report_table(report: dict, class_names: list[str]) -> str:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from core.inference import expand_paths, load_model, predict_files
+    from core.ensemble import predict_files
+    from core.inference import expand_paths, load_model
 
     loaded = load_model(args.model)
     files = expand_paths(args.images)
@@ -367,7 +369,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.training import OPTIMIZERS, SCHEDULES, TrainConfig
+    from core.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
     d = TrainConfig()
     parser = argparse.ArgumentParser(

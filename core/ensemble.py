@@ -8,6 +8,8 @@
   ensemble (reading the next batch while the model works on the current one where there are cores
   to spare), and reports each batch as it finishes: what the Predict tab's table shows. An ensemble
   of one is a plain model.
+* :func:`predict_files` classifies files with one model (the command line's ``predict``): the
+  same pipeline, without thumbnails, one :class:`FileResult` per file.
 
 Qt-free and TensorFlow-free at import; predictors are :class:`core.inference.Predictor` objects.
 """
@@ -19,7 +21,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -27,13 +28,9 @@ from PIL import Image
 from core.errors import ImageError, ModelError
 from core.images import open_image, to_8bit, to_model_input
 from core.inference import DEFAULT_BATCH_SIZE, LoadedModel, Predictor, top_k_rows
+from core.reporting import CancelToken
 
 THUMBNAIL_SIZE = 48
-
-
-class _Cancel(Protocol):
-    @property
-    def cancelled(self) -> bool: ...
 
 
 def _label(model: LoadedModel) -> str:
@@ -240,7 +237,7 @@ def predict_sources(
     thumbnail_size: int | None = THUMBNAIL_SIZE,
     on_result: Callable[[SourceResult], None] | None = None,
     on_batch: Callable[[list[SourceResult]], None] | None = None,
-    cancel: _Cancel | None = None,
+    cancel: CancelToken | None = None,
     overlap: bool | None = None,
 ) -> list[SourceResult]:
     """Classify image files (and :class:`InMemoryImage` items) with one model or an ensemble.
@@ -348,4 +345,61 @@ def predict_sources(
                     on_result(result)
             if on_batch is not None:
                 on_batch(results[done:])
+    return results
+
+
+# --------------------------------------------------------------------------------------------------
+# Files with one model
+
+
+@dataclass(eq=False)
+class FileResult:
+    """The outcome for one file: ``top`` and ``probs`` when predicted, ``error`` (a reason) when not."""
+
+    path: Path
+    top: list[tuple[str, float]] | None = None
+    probs: np.ndarray | None = field(default=None, repr=False)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def predict_files(
+    loaded_or_predictor: LoadedModel | Predictor,
+    paths: Iterable[str | Path],
+    *,
+    k: int = 5,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_result: Callable[[FileResult], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> list[FileResult]:
+    """Classify image files, ``batch_size`` at a time, one :class:`FileResult` per path in order.
+
+    A file that cannot be read gets a result with ``error`` (the reason from
+    :func:`core.images.open_image`) and never stops the others. ``on_result`` is called for every
+    result of a batch as soon as the batch is done. ``cancel.cancelled`` is checked before each
+    batch: once set, the results so far are returned (a shorter list, still in input order). The
+    files are read as :func:`predict_sources` reads them: this is that pipeline with one model and
+    no thumbnails.
+    """
+    predictor = loaded_or_predictor if isinstance(loaded_or_predictor, Predictor) else Predictor(loaded_or_predictor)
+    results: list[FileResult] = []
+
+    def keep(result) -> None:
+        file_result = FileResult(path=result.source, top=result.top, probs=result.probs, error=result.error)
+        results.append(file_result)
+        if on_result is not None:
+            on_result(file_result)
+
+    predict_sources(
+        [predictor],
+        [p if isinstance(p, Path) else Path(p) for p in paths],
+        k=k,
+        batch_size=batch_size,
+        thumbnail_size=None,
+        on_result=keep,
+        cancel=cancel,
+    )
     return results

@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from core import atomic
+from core import atomic, runs
+from core.config import TrainConfig, load_config_dataset
 from core.errors import RunError
+from core.inference import compiled_call, load_model
 from core.reporting import CancelToken, NullReporter, Reporter
 
 EPSILON = 1e-7  # Keras' clip for cross-entropy, so our loss matches model.evaluate
@@ -88,8 +90,6 @@ def evaluate(
     cancel: CancelToken | None = None,
 ) -> Evaluation:
     """Predict the test split with ``model`` and compute every metric."""
-    from core.inference import compiled_call
-
     reporter = reporter or NullReporter()
     predict = compiled_call(model, dataset.image_shape)
     split = dataset.test
@@ -160,10 +160,6 @@ def load_evaluation(run_dir: Path) -> Evaluation:
 
 def evaluate_run(run_dir: Path, *, reporter: Reporter | None = None, cancel: CancelToken | None = None) -> Evaluation:
     """Re-evaluate a saved run's best model on its dataset's test split and save the result."""
-    from core import runs
-    from core.inference import load_model
-    from core.training import TrainConfig, load_config_dataset
-
     reporter = reporter or NullReporter()
     info = runs.read_run(run_dir)
     if not info.config:

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core import atomic, cards
+from core import atomic, cards, runs
+from core.config import TrainConfig, load_config_dataset
 from core.errors import WorkbenchError
+from core.inference import Predictor, load_model
 
 FORMATS = {
     "keras": "Keras model (.keras) with its card",
@@ -105,9 +107,6 @@ def check_target(target: str | Path, fmt: str, *, overwrite: bool = False) -> Pa
 
 def check_images_for(model_path: Path, input_shape, limit: int = CHECK_IMAGES) -> tuple[np.ndarray, str]:
     """Real test images for a model: its run's test split, else the bundled sample when shapes fit."""
-    from core import runs
-    from core.training import TrainConfig, load_config_dataset
-
     run_dir = Path(model_path).parent
     candidates = []
     if (run_dir / "config.json").exists():
@@ -188,8 +187,6 @@ def export_model(
     replaced only with ``overwrite``, anything else that is there never.
     """
     import tensorflow as tf
-
-    from core.inference import Predictor, load_model
 
     target = check_target(target, fmt, overwrite=overwrite)
     model_path = Path(model_path)

@@ -28,7 +28,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,7 +38,7 @@ import numpy as np
 from core import atomic, paths
 from core.activations import SEPARATOR, find_layer, layer_function
 from core.errors import WorkbenchError
-from core.reporting import Cancelled, NullReporter, Reporter
+from core.reporting import CancelToken, NullReporter, Reporter, raise_if_cancelled
 
 METHODS = ("tsne", "pca")
 METHOD_TITLES = {"tsne": "t-SNE", "pca": "PCA"}
@@ -66,11 +66,6 @@ _LAYER_KINDS = {
     "Add": "conv",
     "ReLU": "conv",
 }
-
-
-class _Cancel(Protocol):
-    @property
-    def cancelled(self) -> bool: ...
 
 
 class Batches(Protocol):
@@ -130,16 +125,19 @@ def extract_features(
     images: Batches,
     layer: str = DEFAULT_LAYER,
     batch_size: int = 256,
-    cancel: _Cancel | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    *,
+    reporter: Reporter | None = None,
+    cancel: CancelToken | None = None,
 ) -> np.ndarray:
     """``layer``'s output for every image, flattened: float32 ``(N, D)``.
 
     ``images`` are raw pixels as the model takes them (``(N, H, W, C)``, uint8 or float), or any
     object that gives such arrays when sliced (so a folder's images are decoded a batch at a time).
-    The model is called through one ``tf.function`` (traced once). ``cancel.cancelled`` is checked
-    before each batch: once set, :class:`~core.reporting.Cancelled` is raised.
+    The model is called through one ``tf.function`` (traced once). ``reporter.on_progress`` hears
+    the images done after each batch. ``cancel.cancelled`` is checked before each batch: once set,
+    :class:`~core.reporting.Cancelled` is raised.
     """
+    reporter = reporter or NullReporter()
     n = len(images)
     dim = feature_dim(model, layer)
     if n * dim * 4 > MAX_FEATURE_BYTES:
@@ -152,16 +150,15 @@ def extract_features(
         return out
     fn = layer_function(model, layer)
     step = max(1, int(batch_size))
+    what = f"Features of '{layer}'"
     for start in range(0, n, step):
-        if cancel is not None and cancel.cancelled:
-            raise Cancelled()
+        raise_if_cancelled(cancel)
         x = np.asarray(images[start : start + step])
         if x.ndim == 3:
             x = x[..., np.newaxis]
         y = np.asarray(fn(x.astype(np.float32, copy=False)), dtype=np.float32)
         out[start : start + len(x)] = y.reshape(len(x), -1)
-        if on_progress is not None:
-            on_progress(min(n, start + step), n)
+        reporter.on_progress(min(n, start + step), n, what)
     return out
 
 
@@ -194,14 +191,18 @@ def embed(
     method: str = "tsne",
     seed: int = DEFAULT_SEED,
     dims: int = 2,
-    on_progress: Callable[[str], None] | None = None,
+    *,
+    reporter: Reporter | None = None,
+    cancel: CancelToken | None = None,
 ) -> np.ndarray:
     """Features ``(N, D)`` in ``dims`` (2 or 3) dimensions: float32 ``(N, dims)``.
 
     ``"pca"``: the first principal components. ``"tsne"``: t-SNE (Barnes-Hut, perplexity 30 or
     less for small sets, PCA initialisation, automatic learning rate) on the first 50 principal
-    components. Fewer than 5 points cannot make a t-SNE; they get PCA. ``on_progress`` hears the
-    name of each phase as it starts. The same features and seed give the same result.
+    components. Fewer than 5 points cannot make a t-SNE; they get PCA. Each phase is reported as
+    it starts, ``reporter.on_progress(0, 0, name)`` (its length cannot be measured; t-SNE's name
+    says how long it is expected to take), and ``cancel`` is checked before it
+    (:class:`~core.reporting.Cancelled`). The same features and seed give the same result.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
@@ -217,9 +218,12 @@ def embed(
         return np.zeros((n, dims), np.float32)
     from sklearn.decomposition import PCA
 
+    reporter = reporter or NullReporter()
+
     def say(text: str) -> None:
-        if on_progress is not None:
-            on_progress(text)
+        raise_if_cancelled(cancel)
+        hint = f" (about {expected_seconds(n, method):.0f} s for {n:,} points)" if text == "t-SNE" else ""
+        reporter.on_progress(0, 0, text + hint)
 
     if method == "pca" or n < 5:
         say("PCA")
@@ -421,7 +425,7 @@ def compute_embedding(
     use_cache: bool = True,
     batch_size: int = 256,
     reporter: Reporter | None = None,
-    cancel: _Cancel | None = None,
+    cancel: CancelToken | None = None,
 ) -> Embedding:
     """Embed the test set of ``data`` (a :class:`core.gallery.GalleryData`) at ``layer`` of ``model``.
 
@@ -444,25 +448,9 @@ def compute_embedding(
     n = len(images)
     what = f"Features of '{layer}'"
     reporter.on_progress(0, n, what)
-    features = extract_features(
-        model,
-        images,
-        layer,
-        batch_size=batch_size,
-        cancel=cancel,
-        on_progress=lambda done, total: reporter.on_progress(done, total, what),
-    )
-    if cancel is not None and cancel.cancelled:
-        raise Cancelled()
-    expected = expected_seconds(n, method)
-
-    def phase(name: str) -> None:
-        if cancel is not None and cancel.cancelled:
-            raise Cancelled()
-        hint = f" (about {expected:.0f} s for {n:,} points)" if name == "t-SNE" else ""
-        reporter.on_progress(0, 0, f"{name}{hint}")
-
-    coords = embed(features, method, seed=seed, dims=dims, on_progress=phase)
+    features = extract_features(model, images, layer, batch_size=batch_size, reporter=reporter, cancel=cancel)
+    raise_if_cancelled(cancel)
+    coords = embed(features, method, seed=seed, dims=dims, reporter=reporter, cancel=cancel)
     seconds = time.perf_counter() - started
     result = Embedding(coords, layer, method, dims, int(features.shape[1]), seconds)
     if target is not None and key is not None:

@@ -32,10 +32,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core import atomic, paths, runs
+from core import atomic, cards, evaluation, paths, runs
+from core.config import TrainConfig, load_config_dataset
+from core.datasets import load_dataset
 from core.errors import DatasetError, ImageError, RunError, WorkbenchError
 from core.evaluation import Evaluation, compute_metrics, evaluate, load_evaluation
-from core.reporting import Cancelled, CancelToken, NullReporter, Reporter
+from core.inference import load_model
+from core.reporting import CancelToken, NullReporter, Reporter, raise_if_cancelled
 
 OUTCOMES = ("all", "correct", "wrong")
 SORT_KEYS = ("index", "confidence", "loss")
@@ -90,14 +93,9 @@ class ArrayImages:
         return _shrink(self.images[self.indices[row]], max_side)
 
     def model_input(self, row: int, input_shape: tuple[int, int, int]) -> np.ndarray:
-        arr = self.images[self.indices[row]]
-        if tuple(arr.shape) == tuple(input_shape):
-            return arr
-        from PIL import Image
+        from core.images import array_to_model_input
 
-        from core.images import to_model_input
-
-        return to_model_input(Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr), input_shape)
+        return array_to_model_input(self.images[self.indices[row]], input_shape)
 
     def describe(self, row: int) -> str:
         return f"test image {int(self.indices[row])}"
@@ -415,11 +413,6 @@ def format_percent(p: float) -> str:
 # Sources: runs and model files
 
 
-def _check_cancel(cancel: CancelToken | None) -> None:
-    if cancel is not None and cancel.cancelled:
-        raise Cancelled()
-
-
 def _dataset_label(config: dict[str, Any]) -> str:
     name = str(config.get("dataset") or "")
     return Path(name).name if ("/" in name or "\\" in name) else name
@@ -430,28 +423,6 @@ def _run_title(info: runs.RunInfo) -> str:
     model = config.get("model") or "model"
     data = _dataset_label(config) or "?"
     return f"{model} on {data} (run {info.name})"
-
-
-def _load_test_split(config: dict[str, Any], reporter: Reporter):
-    """The test split a run was evaluated on, reloaded from its TrainConfig (deterministic)."""
-    from core.datasets import load_dataset
-    from core.training import TrainConfig
-
-    cfg = TrainConfig.from_dict(config)
-
-    def progress(done: int, total: int, what: str) -> None:
-        reporter.on_progress(done, total, what)
-
-    return load_dataset(
-        cfg.dataset,
-        image_size=cfg.image_size,
-        color_mode=cfg.color_mode,
-        validation_split=cfg.validation_split,
-        test_split=cfg.test_split,
-        seed=cfg.seed,
-        limit=cfg.limit,
-        on_progress=progress,
-    )
 
 
 def _match_split(ev: Evaluation, test, dataset_name: str) -> ImageSource:
@@ -490,7 +461,7 @@ def load_run(
     run_dir = runs.resolve_run(str(run_dir), workspace)
     info = runs.read_run(run_dir)
     ev = load_evaluation(run_dir)
-    _check_cancel(cancel)
+    raise_if_cancelled(cancel)
     config = info.config or {}
     dataset_name = str(config.get("dataset") or "")
     notes: list[str] = []
@@ -512,14 +483,14 @@ def load_run(
     elif not config:
         images = NoImages("the run has no readable config.json, so its dataset is unknown")
     else:
-        reporter.on_message(f"Loading the test images of {dataset_name} ...")
         try:
-            dataset = _load_test_split(config, reporter)
+            # The test split the run was evaluated on, reloaded from its config (deterministic).
+            dataset = load_config_dataset(TrainConfig.from_dict(config), reporter)
         except WorkbenchError as exc:
             images = NoImages(f"the dataset {dataset_name} cannot be loaded: {exc}")
         else:
             images = _match_split(ev, dataset.test, dataset_name)
-    _check_cancel(cancel)
+    raise_if_cancelled(cancel)
     if images.reason:
         notes.insert(0, f"No pictures: {images.reason}.")
     return GalleryData(
@@ -541,13 +512,11 @@ def evaluate_run(
     workspace: Path | None = None,
 ) -> GalleryData:
     """Evaluate a run's best model on its test split now (saving the result in the run), then load it."""
-    from core.evaluation import evaluate_run as _evaluate_run
-
     run_dir = runs.resolve_run(str(run_dir), workspace)
     if not (run_dir / "model.keras").exists():
         raise RunError(f"Run {run_dir.name} has no saved model (model.keras), so it cannot be evaluated.")
-    _evaluate_run(run_dir, reporter=reporter, cancel=cancel)
-    _check_cancel(cancel)
+    evaluation.evaluate_run(run_dir, reporter=reporter, cancel=cancel)
+    raise_if_cancelled(cancel)
     return load_run(run_dir, reporter=reporter, cancel=cancel)
 
 
@@ -563,14 +532,11 @@ def evaluate_model_file(
     The dataset and its split settings come from the card unless ``dataset`` is given. Used for the
     shipped model, whose dataset is the bundled mnist-sample (its test set is fixed: 1,000 images).
     """
-    from core.datasets import load_dataset
-    from core.inference import load_model
-
     reporter = reporter or NullReporter()
     model_path = Path(model_path)
     reporter.on_progress(0, 0, f"Loading {model_path.name}")
     loaded = load_model(model_path)
-    _check_cancel(cancel)
+    raise_if_cancelled(cancel)
     card = loaded.card or {}
     hp = card.get("hyperparameters") or {}
     card_data = card.get("dataset")
@@ -588,16 +554,16 @@ def evaluate_model_file(
         validation_split=float(hp.get("validation_split", 0.1)),
         test_split=float(hp.get("test_split", 0.2)),
         seed=int(hp.get("seed", 42)),
-        on_progress=lambda d, t, w: reporter.on_progress(d, t, w),
+        reporter=reporter,
     )
-    _check_cancel(cancel)
+    raise_if_cancelled(cancel)
     if ds.num_classes != loaded.num_classes:
         raise DatasetError(
             f"{model_path.name} predicts {loaded.num_classes} classes but {ds.title} has {ds.num_classes}; "
             "it was not trained on this dataset."
         )
     ev = evaluate(loaded.model, ds, reporter=reporter, cancel=cancel)
-    _check_cancel(cancel)
+    raise_if_cancelled(cancel)
     if loaded.card is not None:
         ev.class_names = list(loaded.class_names)
     images: ImageSource = ArrayImages(ds.test.images, ev.indices) if ds.test.in_memory else FileImages(ev.paths or [])
@@ -622,8 +588,6 @@ class ShippedModel:
 
 def shipped_models() -> list[ShippedModel]:
     """The models in ``weights/`` whose card names a dataset (no TensorFlow needed)."""
-    from core import cards
-
     out = []
     for path in sorted(paths.WEIGHTS_DIR.glob("*.keras")):
         try:

@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 from core.errors import ModelError
-from core.images import to_model_input
+from core.images import array_to_model_input
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -354,20 +354,6 @@ def _model_input_shape(model: Any) -> tuple[int | None, ...]:
     return tuple(None if d is None else int(d) for d in shape[1:])
 
 
-def _as_model_input(model: Any, image: np.ndarray) -> np.ndarray:
-    """``image`` as the model takes it (converted and resized when it is not already that shape)."""
-    arr = np.asarray(image)
-    if arr.ndim == 2:
-        arr = arr[:, :, np.newaxis]
-    if arr.ndim != 3:
-        raise ValueError(f"expected an image (height, width, channels), got shape {np.asarray(image).shape}")
-    h, w, c = _model_input_shape(model)
-    if (h is None or h == arr.shape[0]) and (w is None or w == arr.shape[1]) and c == arr.shape[2]:
-        return arr.astype(np.float32)
-    pil = Image.fromarray(_to_uint8(arr)[:, :, 0] if arr.shape[2] == 1 else _to_uint8(arr))
-    return to_model_input(pil, (h or arr.shape[0], w or arr.shape[1], int(c or arr.shape[2]))).astype(np.float32)
-
-
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr
@@ -402,7 +388,10 @@ def gradcam(
     if not 0 <= int(class_index) < num_classes:
         raise ValueError(f"class_index {class_index} is not one of the model's {num_classes} classes")
     fn = _grad_fn(model, layer)
-    x = tf.convert_to_tensor(_as_model_input(model, arr)[np.newaxis])
+    h, w, c = _model_input_shape(model)
+    if arr.ndim in (2, 3):  # a size (or channel count) the model leaves open is the image's own
+        h, w, c = h or arr.shape[0], w or arr.shape[1], c or (arr.shape[2] if arr.ndim == 3 else 1)
+    x = tf.convert_to_tensor(array_to_model_input(arr, (h, w, c)).astype(np.float32)[np.newaxis])
     with tf.GradientTape() as tape:
         tape.watch(x)
         maps, scores = fn(x)

@@ -6,8 +6,8 @@
 * :class:`Predictor` wraps the model in one compiled ``tf.function`` with a fixed input signature:
   it is traced once, and a single image then takes well under a millisecond, where
   ``model.predict`` spends ~40 ms setting up a data pipeline for every call.
-* :func:`predict_files` classifies a list of files batch by batch, turning unreadable files into
-  per-file errors and reporting each batch as it finishes, so a GUI table can fill progressively.
+* :func:`expand_paths` turns the files and folders a person chose into the image files to classify
+  (classifying them is :func:`core.ensemble.predict_files`, beside the ensemble code it uses).
 
 TensorFlow and Keras are imported inside the functions that need them: the GUI imports this module
 at start-up and must not wait for TensorFlow to load.
@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,11 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 DEFAULT_BATCH_SIZE = 64
-
-
-class _Cancel(Protocol):
-    @property
-    def cancelled(self) -> bool: ...
 
 
 @dataclass
@@ -381,61 +376,6 @@ def top_k_rows(probs: np.ndarray, class_names: Sequence[str], k: int = 5) -> lis
         [(str(class_names[i]), v) for i, v in zip(row, vals, strict=True)]
         for row, vals in zip(order.tolist(), values, strict=True)
     ]
-
-
-@dataclass(eq=False)
-class FileResult:
-    """The outcome for one file: ``top`` and ``probs`` when predicted, ``error`` (a reason) when not."""
-
-    path: Path
-    top: list[tuple[str, float]] | None = None
-    probs: np.ndarray | None = field(default=None, repr=False)
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-def predict_files(
-    loaded_or_predictor: LoadedModel | Predictor,
-    paths: Iterable[str | Path],
-    *,
-    k: int = 5,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    on_result: Callable[[FileResult], None] | None = None,
-    cancel: _Cancel | None = None,
-) -> list[FileResult]:
-    """Classify image files, ``batch_size`` at a time, one :class:`FileResult` per path in order.
-
-    A file that cannot be read gets a result with ``error`` (the reason from
-    :func:`core.images.open_image`) and never stops the others. ``on_result`` is called for every
-    result of a batch as soon as the batch is done. ``cancel.cancelled`` is checked before each
-    batch: once set, the results so far are returned (a shorter list, still in input order). The
-    files are read as :func:`core.ensemble.predict_sources` reads them: this is that pipeline with
-    one model and no thumbnails.
-    """
-    from core.ensemble import predict_sources  # core.ensemble builds on this module
-
-    predictor = loaded_or_predictor if isinstance(loaded_or_predictor, Predictor) else Predictor(loaded_or_predictor)
-    results: list[FileResult] = []
-
-    def keep(result) -> None:
-        file_result = FileResult(path=result.source, top=result.top, probs=result.probs, error=result.error)
-        results.append(file_result)
-        if on_result is not None:
-            on_result(file_result)
-
-    predict_sources(
-        [predictor],
-        [p if isinstance(p, Path) else Path(p) for p in paths],
-        k=k,
-        batch_size=batch_size,
-        thumbnail_size=None,
-        on_result=keep,
-        cancel=cancel,
-    )
-    return results
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,6 +1,16 @@
 """How long jobs talk to whoever runs them, without knowing about Qt.
 
-A job (training, evaluation, prediction) takes a :class:`Reporter` and a :class:`CancelToken`.
+The one convention for every long core function (training, evaluation, loading a dataset,
+scanning a folder, extracting features, predicting files): it takes the keywords
+``reporter: Reporter | None = None`` and ``cancel: CancelToken | None = None``.
+
+* Progress goes to ``reporter.on_progress(done, total, what)``; a phase whose length cannot be
+  measured reports ``total`` 0. Lines for a log go to ``reporter.on_message(text)``. A function
+  given no reporter uses a :class:`NullReporter`.
+* ``cancel.cancelled`` is checked between steps (batches, files, phases). Outside a Keras loop a
+  job either returns what it has done so far (documented per function) or raises
+  :class:`Cancelled` (:func:`raise_if_cancelled`).
+
 The GUI adapts the reporter to Qt signals in a worker; the command line prints a progress bar.
 All values passed to a reporter are plain Python numbers and strings.
 """
@@ -102,3 +112,9 @@ class CancelToken:
 
 class Cancelled(Exception):
     """Raised inside a job when it notices the cancel token outside a Keras loop."""
+
+
+def raise_if_cancelled(cancel: CancelToken | None) -> None:
+    """Raise :class:`Cancelled` when ``cancel`` (which may be None: nothing to cancel) is set."""
+    if cancel is not None and cancel.cancelled:
+        raise Cancelled()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from core import atomic, paths
+from core.backup import backup_epoch
 from core.errors import RunError
 
 STATES = ("running", "finished", "stopped", "failed", "interrupted")
@@ -323,8 +324,6 @@ def interrupted_runs(workspace: Path | None = None) -> list[InterruptedRun]:
 
     A damaged run folder is skipped here (the runs table shows it with its problem), never raised.
     """
-    from core.training import backup_epoch  # core.training imports this module
-
     root = paths.runs_dir(workspace)
     if not root.is_dir():
         return []

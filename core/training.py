@@ -10,92 +10,20 @@ folder (see core/runs.py). It never imports Qt.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import math
 import os
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import atomic, cards, runs
+from core import atomic, cards, evaluation, models, runs
+from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
+from core.config import TrainConfig, load_config_dataset
 from core.errors import RunError, WorkbenchError
 from core.reporting import CancelToken, NullReporter, Reporter
-
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
-SCHEDULES = ("none", "step", "cosine", "plateau")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run. Defaults reproduce the classic Keras MNIST example."""
-
-    dataset: str = "mnist-sample"  # a built-in name (see core.datasets.list_datasets) or a folder
-    model: str = "simple-cnn-2"  # a zoo name (see core.models.list_models)
-    model_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"dropout": 0.3}
-    pretrained: bool = False  # ImageNet weights for Keras Applications backbones
-    image_size: int | None = None  # folders: square size images are resized to (None: automatic)
-    color_mode: str = "auto"  # folders: "auto", "grayscale" or "rgb"
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    momentum: float = 0.9  # SGD only
-    schedule: str = "none"  # "none", "step", "cosine" or "plateau"
-    step_epochs: int = 10  # step decay: multiply the rate by step_factor every step_epochs epochs
-    step_factor: float = 0.1
-    plateau_patience: int = 3  # reduce-on-plateau: epochs without val_loss improvement
-    batch_size: int = 128
-    epochs: int = 12
-    validation_split: float = 0.1
-    test_split: float = 0.2  # folders without a test/ sub-folder
-    augment_flip: bool = False  # random horizontal flip
-    augment_rotation: float = 0.0  # degrees, +-
-    augment_zoom: float = 0.0  # fraction, +-
-    augment_translation: float = 0.0  # fraction of width/height, +-
-    early_stopping: bool = False
-    patience: int = 5
-    seed: int = 42
-    limit: int | None = None  # use at most this many training images (quick experiments)
-    tensorboard: bool = True  # write TensorBoard logs in the run folder
-    center_loss_weight: float = 0.0  # > 0 adds a centre-loss term on the "features" layer (core/center_loss.py)
-    name: str = ""  # optional label for the run
-
-    def validate(self) -> None:
-        """Raise WorkbenchError with a readable sentence for values that cannot work."""
-        problems = []
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}")
-        if not self.learning_rate > 0:
-            problems.append("the learning rate must be greater than 0")
-        if self.batch_size < 1:
-            problems.append("the batch size must be at least 1")
-        if self.epochs < 1:
-            problems.append("train for at least 1 epoch")
-        if not 0 <= self.validation_split < 0.9:
-            problems.append("the validation split must be between 0 and 0.9")
-        if not 0 <= self.test_split < 0.9:
-            problems.append("the test split must be between 0 and 0.9")
-        if self.center_loss_weight < 0:
-            problems.append("the centre-loss weight cannot be negative")
-        if self.color_mode not in ("auto", "grayscale", "rgb"):
-            problems.append("colour mode must be auto, grayscale or rgb")
-        if problems:
-            raise WorkbenchError("Check the settings: " + "; ".join(problems) + ".")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    @property
-    def augments(self) -> bool:
-        return bool(self.augment_flip or self.augment_rotation or self.augment_zoom or self.augment_translation)
 
 
 @dataclass
@@ -223,19 +151,6 @@ def _floats(logs: dict | None) -> dict[str, float]:
     return out
 
 
-BACKUP_DIR = "backup"  # inside a run folder: weights, optimizer state and epoch of the last whole epoch
-BEST_WEIGHTS = "best.weights.h5"  # inside a run folder: the best epoch's weights, for a resumed run
-
-
-def backup_epoch(run_dir: Path) -> int:
-    """The number of whole epochs the run's backup holds (0 when there is none)."""
-    meta = run_dir / BACKUP_DIR / "training_metadata.json"
-    try:
-        return int(atomic.read_json(meta)["epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
-
-
 def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None, classifier=None):
     import keras
 
@@ -354,23 +269,6 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_f
 # The job
 
 
-def load_config_dataset(config: TrainConfig, reporter: Reporter | None = None):
-    """The dataset a config names, split exactly as that config's run saw it."""
-    from core import datasets
-
-    if reporter is not None:
-        reporter.on_message(f"Loading dataset {config.dataset} ...")
-    return datasets.load_dataset(
-        config.dataset,
-        image_size=config.image_size,
-        color_mode=config.color_mode,
-        validation_split=config.validation_split,
-        test_split=config.test_split,
-        seed=config.seed,
-        limit=config.limit,
-    )
-
-
 def train(
     config: TrainConfig,
     reporter: Reporter | None = None,
@@ -386,8 +284,6 @@ def train(
     :class:`~core.errors.WorkbenchError` (or a subclass) for problems a person can fix; the run
     folder, if one was made, is then marked failed with the message.
     """
-    from core import models
-
     reporter = reporter or NullReporter()
     cancel = cancel or CancelToken()
     config.validate()
@@ -481,8 +377,6 @@ def _explain(exc: BaseException) -> str:
 
 def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_from: int = 0) -> RunResult:
     import keras
-
-    from core import evaluation, models
 
     if resume_from == 0:
         atomic.write_json(run_dir / "dataset.json", dataset.describe())

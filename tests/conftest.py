@@ -65,8 +65,8 @@ def make_shipped_run():
     import shutil
 
     from core import cards, evaluation, paths, runs
+    from core.config import TrainConfig, load_config_dataset
     from core.inference import load_model
-    from core.training import TrainConfig, load_config_dataset
 
     def make(workspace):
         src = paths.WEIGHTS_DIR / "mnist-sample-simple-cnn-2.keras"

@@ -23,7 +23,7 @@ def core_modules() -> list[str]:
 
 def test_core_modules_exist():
     mods = core_modules()
-    for expected in ("core.training", "core.evaluation", "core.runs", "core.cli"):
+    for expected in ("core.config", "core.training", "core.evaluation", "core.runs", "core.cli"):
         assert expected in mods
 
 

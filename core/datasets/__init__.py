@@ -4,7 +4,7 @@ Public API::
 
     list_datasets() -> list[dict]            # the built-ins, for menus (no TensorFlow, no network)
     load_dataset(name_or_path, ...) -> Dataset
-    scan_folder(path, on_progress=None) -> FolderScan   # a folder preview, Pillow headers only
+    scan_folder(path, reporter=None) -> FolderScan      # a folder preview, Pillow headers only
     folder_dataset(scan, ...) -> Dataset     # a Dataset from a scan already made (no second scan)
     BUILTIN_NAMES                            # ("mnist-sample", "mnist", "fashion-mnist", "cifar10", "cifar100")
 
@@ -14,7 +14,6 @@ built-ins import it when loaded, folders only when their images are decoded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from core.datasets import sample
@@ -22,6 +21,7 @@ from core.datasets.base import IMAGE_EXTENSIONS, Dataset, SkippedFile, Split, as
 from core.datasets.builtin import BUILTIN_NAMES, KERAS_SPECS, canonical_name, list_builtin, load_keras
 from core.datasets.folder import FolderScan, folder_dataset, scan_folder
 from core.errors import DatasetError
+from core.reporting import Reporter
 
 __all__ = [
     "BUILTIN_NAMES",
@@ -74,7 +74,7 @@ def load_dataset(
     test_split: float = 0.2,
     seed: int = 42,
     limit: int | None = None,
-    on_progress: Callable[[int, int, str], None] | None = None,
+    reporter: Reporter | None = None,
 ) -> Dataset:
     """Load a built-in dataset by name or an image folder by path.
 
@@ -92,15 +92,15 @@ def load_dataset(
     channels (the model's first layers adapt them). ``limit`` keeps at most that many training
     images, every class in proportion (validation and test are left whole). A built-in name wins
     over a folder of the same name in the working directory; write ``./mnist`` for the folder.
-    ``on_progress(done, total, what)`` reports loading and scanning.
+    ``reporter.on_progress(done, total, what)`` reports loading and scanning.
     """
     _check_settings(validation_split, test_split, color_mode, limit)
     text = str(name_or_path)
     name = canonical_name(text) if isinstance(name_or_path, str) else None
     if name == sample.NAME:
-        return sample.load_sample(validation_split=validation_split, seed=seed, limit=limit, on_progress=on_progress)
+        return sample.load_sample(validation_split=validation_split, seed=seed, limit=limit, reporter=reporter)
     if name in KERAS_SPECS:
-        return load_keras(name, validation_split=validation_split, seed=seed, limit=limit, on_progress=on_progress)
+        return load_keras(name, validation_split=validation_split, seed=seed, limit=limit, reporter=reporter)
 
     path = as_path(name_or_path)
     if not text.strip():
@@ -110,7 +110,7 @@ def load_dataset(
             f"Unknown dataset '{text}': it is not a built-in ({', '.join(BUILTIN_NAMES)}) and there is no "
             "folder of that name."
         )
-    scan = scan_folder(path, on_progress=on_progress)
+    scan = scan_folder(path, reporter=reporter)
     return folder_dataset(
         scan,
         image_size=image_size,

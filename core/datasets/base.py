@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.datasets.decode import decode_image_file
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
@@ -76,8 +78,6 @@ class Split:
         if self.images is not None:
             ds = tf.data.Dataset.from_tensor_slices((self.images, self.labels, index))
         else:
-            from core.datasets.folder import decode_image_file  # local: folders only
-
             orientations = self.orientations if self.orientations is not None else np.ones(len(self), np.int32)
             ds = tf.data.Dataset.from_tensor_slices((list(self.paths), orientations, self.labels, index))
             ds = ds.map(

@@ -17,7 +17,6 @@ the images keep their native size and channels and the model's own first layers 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from core.datasets import sample
 from core.datasets.base import Dataset, Split, stratified_split, stratified_subset
 from core.errors import DatasetError, OfflineError
 from core.paths import keras_cache_dir
+from core.reporting import NullReporter, Reporter
 
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
@@ -271,16 +271,16 @@ def load_keras(
     validation_split: float,
     seed: int,
     limit: int | None,
-    on_progress: Callable[[int, int, str], None] | None = None,
+    reporter: Reporter | None = None,
 ) -> Dataset:
     """A Keras built-in as a :class:`Dataset` (downloading it once if needed)."""
     import importlib
 
+    reporter = reporter or NullReporter()
     spec = KERAS_SPECS[name]
     cache = keras_cache_dir()
-    if on_progress:
-        what = f"Loading {spec.title}" if spec.cached() else f"Downloading {spec.title} ({spec.download})"
-        on_progress(0, 1, what)
+    what = f"Loading {spec.title}" if spec.cached() else f"Downloading {spec.title} ({spec.download})"
+    reporter.on_progress(0, 1, what)
     try:
         cache.mkdir(parents=True, exist_ok=True)  # Keras falls back to /tmp when the folder is missing
     except OSError:
@@ -305,8 +305,7 @@ def load_keras(
     train = full.subset(train_idx)
     if limit is not None and limit < len(train):
         train = train.subset(stratified_subset(train.labels, limit, seed))
-    if on_progress:
-        on_progress(1, 1, f"Loading {spec.title}")
+    reporter.on_progress(1, 1, f"Loading {spec.title}")
     return Dataset(
         name=spec.name,
         title=spec.title,

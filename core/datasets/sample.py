@@ -9,13 +9,12 @@ validation/training boundary inside the other 4,000.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from core.datasets.base import Dataset, Split, stratified_split, stratified_subset
 from core.errors import DatasetError
 from core.paths import RESOURCES_DIR
+from core.reporting import NullReporter, Reporter
 
 NAME = "mnist-sample"
 TITLE = "MNIST sample (5,000 digits, bundled)"
@@ -67,10 +66,10 @@ def load_sample(
     validation_split: float,
     seed: int,
     limit: int | None,
-    on_progress: Callable[[int, int, str], None] | None = None,
+    reporter: Reporter | None = None,
 ) -> Dataset:
-    if on_progress:
-        on_progress(0, 1, f"Loading {TITLE}")
+    reporter = reporter or NullReporter()
+    reporter.on_progress(0, 1, f"Loading {TITLE}")
     images, labels = load_sample_arrays()
     rest, test = stratified_split(labels, TEST_PER_CLASS * len(CLASS_NAMES) / TOTAL, TEST_SEED)
     rest_split = Split(labels[rest], images=images[rest])
@@ -78,8 +77,7 @@ def load_sample(
     train = rest_split.subset(train_idx)
     if limit is not None and limit < len(train):
         train = train.subset(stratified_subset(train.labels, limit, seed))
-    if on_progress:
-        on_progress(1, 1, f"Loading {TITLE}")
+    reporter.on_progress(1, 1, f"Loading {TITLE}")
     return Dataset(
         name=NAME,
         title=TITLE,

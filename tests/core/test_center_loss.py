@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from core import runs
+from core.config import TrainConfig
 from core.errors import WorkbenchError
 from core.reporting import NullReporter
-from core.training import TrainConfig, resume_run, train
+from core.training import resume_run, train
 
 
 class EpochLogs(NullReporter):

@@ -15,15 +15,26 @@ import pytest
 from PIL import Image
 
 from core import datasets
-from core.datasets import builtin, folder
+from core.datasets import builtin, decode, folder
 from core.datasets.base import stratified_subset
 from core.errors import DatasetError, OfflineError
+from core.reporting import NullReporter
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+class ProgressLog(NullReporter):
+    """A reporter that keeps every ``on_progress(done, total, what)`` call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, str]] = []
+
+    def on_progress(self, done: int, total: int, what: str) -> None:
+        self.calls.append((done, total, what))
 
 
 def save_image(path: Path, size=(20, 24), mode="RGB", fmt=None, seed=0, **kw) -> Path:
@@ -222,8 +233,9 @@ def test_keras_builtin_success_path_with_stubbed_load(monkeypatch):
     x_test = rng.integers(0, 256, (30, 32, 32, 3), dtype=np.uint8)
     monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: ((x_train, y_train), (x_test, y_test)))
 
-    steps = []
-    ds = datasets.load_dataset("CIFAR-10", validation_split=0.2, seed=3, on_progress=lambda *a: steps.append(a))
+    progress = ProgressLog()
+    ds = datasets.load_dataset("CIFAR-10", validation_split=0.2, seed=3, reporter=progress)
+    steps = progress.calls
     assert ds.name == "cifar10" and ds.class_names[:3] == ["airplane", "automobile", "bird"]
     assert ds.image_shape == (32, 32, 3) and ds.num_classes == 10
     assert (len(ds.train), len(ds.val), len(ds.test)) == (160, 40, 30)
@@ -416,8 +428,9 @@ def test_unknown_name_and_bad_settings():
 
 def test_scan_reports_progress(tmp_path):
     make_classes(tmp_path, {"a": 40, "b": 40}, size=(8, 8))
-    calls = []
-    datasets.scan_folder(tmp_path, on_progress=lambda done, total, what: calls.append((done, total, what)))
+    progress = ProgressLog()
+    datasets.scan_folder(tmp_path, reporter=progress)
+    calls = progress.calls
     assert calls[0] == (0, 80, "Scanning images") and calls[-1] == (80, 80, "Scanning images")
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
 
@@ -473,7 +486,7 @@ def test_image_size_default_and_requested(tmp_path):
 def _decode(path: Path, shape) -> np.ndarray:
     import tensorflow as tf
 
-    return folder.decode_image_file(tf.constant(str(path)), shape).numpy()
+    return decode.decode_image_file(tf.constant(str(path)), shape).numpy()
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,19 @@ import pytest
 
 from core import features
 from core.errors import WorkbenchError
-from core.reporting import Cancelled, CancelToken
+from core.reporting import Cancelled, CancelToken, NullReporter
 
 SHIPPED = "mnist-sample-simple-cnn-2.keras"
+
+
+class ProgressLog(NullReporter):
+    """A reporter that keeps every ``on_progress(done, total, what)`` call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, str]] = []
+
+    def on_progress(self, done: int, total: int, what: str) -> None:
+        self.calls.append((done, total, what))
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +55,14 @@ def test_extract_features_matches_keras_and_flattens_maps(shipped, test_images):
 
     model = shipped.model
     x = test_images[:70]
-    calls = []
-    feats = features.extract_features(model, x, "features", batch_size=32, on_progress=lambda d, t: calls.append(d))
+    progress = ProgressLog()
+    feats = features.extract_features(model, x, "features", batch_size=32, reporter=progress)
+    calls = [done for done, total, what in progress.calls]
     expected = keras.Model(model.inputs[0], model.get_layer("features").output).predict_on_batch(x.astype("float32"))
     assert feats.shape == (70, 128) and feats.dtype == np.float32
     np.testing.assert_allclose(feats, expected, rtol=1e-5, atol=1e-5)
     assert calls == [32, 64, 70]
+    assert {(total, what) for _, total, what in progress.calls} == {(70, "Features of 'features'")}
     conv = features.extract_features(model, x[:5], "conv2")
     assert conv.shape == (5, int(np.prod(model.get_layer("conv2").output.shape[1:])))
 
@@ -72,12 +84,18 @@ def test_embed_gives_one_point_per_row_and_is_repeatable():
     x = (centres[y] + rng.normal(size=(120, 80))).astype(np.float32)
     pca = features.embed(x, "pca")
     assert pca.shape == (120, 2) and pca.dtype == np.float32
-    phases = []
-    a = features.embed(x, "tsne", seed=0, on_progress=phases.append)
+    progress = ProgressLog()
+    a = features.embed(x, "tsne", seed=0, reporter=progress)
+    phases = [what for _, _, what in progress.calls]
     b = features.embed(x, "tsne", seed=0)
     assert a.shape == (120, 2) and np.all(np.isfinite(a))
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
-    assert phases == ["PCA to 50 dimensions", "t-SNE"]
+    assert phases == ["PCA to 50 dimensions", f"t-SNE (about {features.expected_seconds(120):.0f} s for 120 points)"]
+    assert {(done, total) for done, total, _ in progress.calls} == {(0, 0)}  # phases cannot be measured
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        features.embed(x, "tsne", seed=0, cancel=token)
     # The three blobs stay apart: every point is nearer its own class's centre than any other.
     cs = np.stack([a[y == k].mean(0) for k in range(3)])
     nearest = np.argmin(((a[:, None] - cs[None]) ** 2).sum(-1), axis=1)

@@ -1,4 +1,5 @@
-"""core.inference: safe loading with cards, fast prediction, per-file errors, folder expansion."""
+"""core.inference: safe loading with cards, fast prediction, folder expansion; and core.ensemble.predict_files,
+the one-model file prediction built on them (per-file errors)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,14 @@ import pytest
 from PIL import Image
 
 from core import cards
+from core.ensemble import FileResult, predict_files
 from core.errors import ModelError
 from core.images import open_image, to_model_input
 from core.inference import (
-    FileResult,
     LoadedModel,
     Predictor,
     expand_paths,
     load_model,
-    predict_files,
     top_k,
     top_k_rows,
 )

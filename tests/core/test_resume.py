@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from core import runs
+from core.backup import backup_epoch
+from core.config import TrainConfig
 from core.errors import RunError
 from core.reporting import CancelToken, NullReporter
-from core.training import TrainConfig, backup_epoch, resume_run, train
+from core.training import resume_run, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,7 +77,8 @@ CHILD = textwrap.dedent(
     """
     import sys
     from core.reporting import NullReporter
-    from core.training import TrainConfig, train
+    from core.config import TrainConfig
+    from core.training import train
 
     class Say(NullReporter):
         def on_start(self, info):

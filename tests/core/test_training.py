@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from core import cards, runs
+from core.config import TrainConfig
 from core.errors import ModelError, WorkbenchError
 from core.reporting import CancelToken, NullReporter
-from core.training import TrainConfig, make_augmenter, step_decay, train
+from core.training import make_augmenter, step_decay, train
 
 
 class Recorder(NullReporter):
