@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from core import atomic, paths, runs
 from core.errors import DatasetError, ImageError, RunError, WorkbenchError
 from core.evaluation import Evaluation, compute_metrics, evaluate, load_evaluation
 from core.reporting import Cancelled, CancelToken, NullReporter, Reporter
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("all", "correct", "wrong")
 SORT_KEYS = ("index", "confidence", "loss")
@@ -689,5 +692,6 @@ def run_entries(workspace: Path | None = None) -> list[RunEntry]:
         try:
             out.append(run_entry(info))
         except Exception as exc:  # noqa: BLE001 - a strange run folder must not hide the others
+            log.warning("Run folder %s cannot be read for the gallery", info.path, exc_info=True)
             out.append(RunEntry(info.path, info.name, f"{info.name} · unreadable", False, repr(exc)))
     return out
