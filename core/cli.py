@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core import __version__
 from core.errors import WorkbenchError
+from core.logs import setup_logging
 from core.reporting import CancelToken, NullReporter, format_epoch_line
 
 
@@ -477,6 +478,7 @@ def run_cli(argv: list[str]) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    setup_logging()
     try:
         return args.func(args)
     except WorkbenchError as exc:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from core.errors import DatasetError, ImageError, RunError, WorkbenchError
 from core.evaluation import Evaluation, compute_metrics, evaluate, load_evaluation
 from core.inference import load_model
 from core.reporting import CancelToken, NullReporter, Reporter, raise_if_cancelled
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("all", "correct", "wrong")
 SORT_KEYS = ("index", "confidence", "loss")
@@ -653,5 +656,6 @@ def run_entries(workspace: Path | None = None) -> list[RunEntry]:
         try:
             out.append(run_entry(info))
         except Exception as exc:  # noqa: BLE001 - a strange run folder must not hide the others
+            log.warning("Run folder %s cannot be read for the gallery", info.path, exc_info=True)
             out.append(RunEntry(info.path, info.name, f"{info.name} · unreadable", False, repr(exc)))
     return out

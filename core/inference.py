@@ -15,6 +15,7 @@ at start-up and must not wait for TensorFlow to load.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import zipfile
@@ -28,6 +29,8 @@ import numpy as np
 from core import cards
 from core.datasets.base import IMAGE_EXTENSIONS
 from core.errors import ModelError, WorkbenchError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -159,6 +162,7 @@ def _keras_load(path: Path) -> keras.Model:
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises ValueError, TypeError, KeyError, OSError, ... alike
+        log.warning("Keras cannot load %s", path, exc_info=True)
         raise _explain_load_error(path, exc) from exc
     if not isinstance(model, keras.Model):
         raise ModelError(f"{path.name} holds a {type(model).__name__}, not a Keras model.")

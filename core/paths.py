@@ -6,28 +6,35 @@ import os
 import sys
 from pathlib import Path
 
+import platformdirs
+
 APP_DIR_NAME = "cnn-workbench"
+PLATFORMDIRS_ARGS = {"appname": APP_DIR_NAME, "appauthor": False, "roaming": True}
 ROOT = Path(__file__).resolve().parent.parent
 RESOURCES_DIR = ROOT / "resources"
 WEIGHTS_DIR = ROOT / "weights"
 
 
 def workspace_dir() -> Path:
-    """The workspace that holds runs.
+    """The workspace that holds runs (and the log file).
 
-    ``CNN_WORKBENCH_HOME`` wins; otherwise the per-user data folder of the platform
-    (``%APPDATA%``, ``~/Library/Application Support`` or ``$XDG_DATA_HOME`` / ``~/.local/share``).
+    ``CNN_WORKBENCH_HOME`` wins; otherwise :func:`user_data_dir`.
     """
     env = os.environ.get("CNN_WORKBENCH_HOME")
     if env:
         return Path(env).expanduser()
-    if sys.platform.startswith("win"):
-        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / APP_DIR_NAME
+    return user_data_dir()
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder: ``$XDG_DATA_HOME/cnn-workbench`` or ``~/.local/share/cnn-workbench``
+    on Linux, ``~/Library/Application Support/cnn-workbench`` on macOS, ``%APPDATA%\\cnn-workbench``
+    on Windows (the roaming folder, with no publisher folder in between)."""
+    if sys.platform == "darwin":
+        # platformdirs also reads $XDG_DATA_HOME on macOS; the app's runs have always been in
+        # Application Support there, whatever the environment says.
+        return Path.home() / "Library" / "Application Support" / APP_DIR_NAME
+    return platformdirs.user_data_path(**PLATFORMDIRS_ARGS)
 
 
 def runs_dir(workspace: Path | None = None) -> Path:

@@ -19,6 +19,7 @@ import csv
 import datetime as _dt
 import io
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from typing import Any
 from core import atomic, paths
 from core.backup import backup_epoch
 from core.errors import RunError
+
+log = logging.getLogger(__name__)
 
 STATES = ("running", "finished", "stopped", "failed", "interrupted")
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
@@ -336,6 +339,7 @@ def interrupted_runs(workspace: Path | None = None) -> list[InterruptedRun]:
             epochs = info.config.get("epochs") if isinstance(info.config, dict) else None
             found.append(InterruptedRun(info, backup_epoch(run_dir), int(epochs) if isinstance(epochs, int) else 0))
         except Exception:  # noqa: BLE001 - one odd folder must not hide the others
+            log.warning("Run folder %s cannot be checked for an interrupted run", run_dir, exc_info=True)
             continue
     return found
 

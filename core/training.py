@@ -11,6 +11,7 @@ folder (see core/runs.py). It never imports Qt.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 import os
 import time
@@ -22,7 +23,7 @@ from typing import Any
 from core import atomic, cards, evaluation, models, runs
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
 from core.config import TrainConfig, load_config_dataset
-from core.errors import RunError, WorkbenchError
+from core.errors import OutOfMemoryError, RunError, WorkbenchError
 from core.reporting import CancelToken, NullReporter, Reporter
 
 
@@ -131,122 +132,26 @@ def step_decay(config: TrainConfig, epoch: int) -> float:
     return config.learning_rate * config.step_factor ** (epoch // max(1, config.step_epochs))
 
 
-def current_lr(optimizer) -> float:
-    import numpy as np
-
-    return float(np.asarray(optimizer.learning_rate))
-
-
 # --------------------------------------------------------------------------------------------
-# Callbacks
+# Callbacks (the classes are in core/callbacks.py)
 
 
-def _floats(logs: dict | None) -> dict[str, float]:
-    out = {}
-    for k, v in (logs or {}).items():
-        try:
-            out[k] = float(v)
-        except (TypeError, ValueError):
-            continue
-    return out
-
+log = logging.getLogger(__name__)
 
 def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None, classifier=None):
+    """The callbacks of one ``fit``, in the order core/callbacks.py explains; returns
+    ``(records, best, callbacks)``: epochs done come from ``records``, the best epoch from ``best``."""
     import keras
 
-    class WorkbenchCallback(keras.callbacks.Callback):
-        """Forwards progress to the reporter; turns cancel into stop flags; holds while paused.
+    from core import callbacks as cb
 
-        It also keeps the best weights in memory (copied at the end of an improving epoch, and
-        written to best.weights.h5 so a resumed run still knows them), so Stop keeps the best
-        model so far. ``best_file_epoch`` and ``best_file_model`` say which epoch and model that
-        file holds, so the backup of the same epoch copies it instead of writing it again.
-        """
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.epoch = 0
-            self.epoch_start = time.perf_counter()
-            self.best_val, self.best_epoch, self.best_weights = best_so_far or (-math.inf, None, None)
-            self.epochs_done = len(history.rows)
-            self.batches_this_epoch = 0
-            self.best_file_epoch: int | None = None
-            self.best_file_model = None
-
-        def _check_cancel(self) -> None:
-            if cancel.paused:
-                reporter.on_message("Paused.")
-                cancel.wait_while_paused()
-                if not cancel.cancelled:
-                    reporter.on_message("Resumed.")
-            if cancel.cancelled:
-                self.model.stop_training = True
-                self.model.stop_evaluating = True
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-            self.epoch_start = time.perf_counter()
-            self.batches_this_epoch = 0
-            if config.schedule == "step":
-                self.model.optimizer.learning_rate = step_decay(config, epoch)
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.batches_this_epoch += 1
-            reporter.on_batch(self.epoch, batch, steps, _floats(logs))
-            self._check_cancel()
-
-        def on_test_batch_end(self, batch, logs=None):
-            if cancel.cancelled:
-                self.model.stop_evaluating = True
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = _floats(logs)
-            if cancel.cancelled and self.batches_this_epoch < steps:
-                return  # a cancelled, half-done epoch is not recorded
-            logs["lr"] = current_lr(self.model.optimizer)
-            logs["seconds"] = time.perf_counter() - self.epoch_start
-            score = logs.get("val_accuracy", logs.get("accuracy", -math.inf))
-            if score > self.best_val:
-                # The classifier is what gets saved; with a centre loss, self.model is a training wrapper.
-                saved = classifier if classifier is not None else self.model
-                self.best_val, self.best_epoch = score, epoch + 1
-                self.best_weights = [w.copy() for w in saved.get_weights()]
-                atomic.write_with(run_dir / BEST_WEIGHTS, saved.save_weights, suffix=".weights.h5")
-                self.best_file_epoch, self.best_file_model = epoch + 1, saved
-            self.epochs_done = epoch + 1
-            history.append({"epoch": epoch + 1, **logs})
-            runs.write_status(run_dir, epochs_done=epoch + 1, best_epoch=self.best_epoch)
-            reporter.on_epoch(epoch, logs)
-
-    class AtomicBackup(keras.callbacks.BackupAndRestore):
-        """Keras' BackupAndRestore, but each file is replaced atomically (a kill mid-save leaves the
-        previous good backup), and the backup is kept after training so a stopped or finished run
-        can be continued. Runs after WorkbenchCallback, so a backup never holds an epoch that the
-        history does not. After an improving epoch the backup is a copy of best.weights.h5, which
-        that callback has just written from the same model: each weights file costs ~50 ms of
-        mostly Python (holding the GIL) for the 2-conv CNN, twice per epoch before."""
-
-        def __init__(self) -> None:
-            super().__init__(str(run_dir / BACKUP_DIR), delete_checkpoint=False)
-
-        def _save_model(self):
-            folder = Path(self.backup_dir)
-            folder.mkdir(parents=True, exist_ok=True)
-            if main.best_file_epoch == self._current_epoch and main.best_file_model is self.model:
-                atomic.copy_file(run_dir / BEST_WEIGHTS, self._weights_path)
-            else:
-                atomic.write_with(Path(self._weights_path), self.model.save_weights, suffix=".weights.h5")
-            atomic.write_json(
-                Path(self._training_metadata_path), {"epoch": self._current_epoch, "batch": self._last_batch_seen}
-            )
-
-        def on_epoch_end(self, epoch, logs=None):
-            if cancel.cancelled and main.batches_this_epoch < steps:
-                return  # keep the backup of the last whole epoch
-            super().on_epoch_end(epoch, logs)
-
-    main = WorkbenchCallback()
-    callbacks: list = [main, AtomicBackup()]
+    clock = cb.EpochClock(steps, cancel)
+    best = cb.BestWeights(run_dir / BEST_WEIGHTS, clock, keep=classifier, best_so_far=best_so_far)
+    records = cb.RecordEpochs(run_dir, history, reporter, clock, best)
+    callbacks: list = [clock, cb.ReportBatches(reporter, steps), cb.FollowCancelToken(cancel, reporter)]
+    if config.schedule == "step":
+        callbacks.append(cb.LearningRateByEpoch(lambda epoch: step_decay(config, epoch)))
+    callbacks += [best, records, cb.AtomicBackup(run_dir / BACKUP_DIR, clock, best)]
     monitor = "val_loss" if config.validation_split > 0 else "loss"
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor, factor=0.2, patience=config.plateau_patience))
@@ -262,7 +167,7 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_f
                 str(run_dir / "tensorboard"), write_graph=False, profile_batch=0, update_freq="epoch"
             )
         )
-    return main, callbacks
+    return records, best, callbacks
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,21 +263,32 @@ def _guarded(run_dir: Path, job):
         return job()
     except BaseException as exc:
         message = str(exc) if isinstance(exc, WorkbenchError) else _explain(exc)
+        log.error("Run %s failed: %s", run_dir.name, message, exc_info=True)
         runs.write_status(
             run_dir, state="failed", error=message, traceback=traceback.format_exc(), finished=runs._now()
         )
         if isinstance(exc, WorkbenchError) or not isinstance(exc, Exception):
             raise
-        raise WorkbenchError(message, detail=traceback.format_exc()) from exc
+        error_class = OutOfMemoryError if _out_of_memory(exc) else WorkbenchError
+        raise error_class(message, detail=traceback.format_exc()) from exc
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """TensorFlow's ResourceExhaustedError (an allocation on the GPU or CPU failed) or MemoryError.
+
+    By class name, so that this module need not import TensorFlow to ask.
+    """
+    return isinstance(exc, MemoryError) or any(
+        klass.__name__ == "ResourceExhaustedError" for klass in type(exc).__mro__
+    )
 
 
 def _explain(exc: BaseException) -> str:
-    name = type(exc).__name__
-    if name == "ResourceExhaustedError" or isinstance(exc, MemoryError):
+    if _out_of_memory(exc):
         return "Training ran out of memory. Try a smaller batch size, smaller images or a smaller model."
     if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
         return "The disk is full: free some space (or move the workspace) and resume the run."
-    return f"Training failed: {name}: {exc}"
+    return f"Training failed: {type(exc).__name__}: {exc}"
 
 
 def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_from: int = 0) -> RunResult:
@@ -419,7 +335,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
             model.load_weights(run_dir / BEST_WEIGHTS)
             weights = [w.copy() for w in model.get_weights()]
         best_so_far = (best_val, best_epoch, weights)
-    main_cb, callbacks = _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far, model)
+    records, best, callbacks = _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far, model)
     reporter.on_start(
         {
             "run_dir": str(run_dir),
@@ -441,6 +357,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
     fit_model.fit(
         train_ds,
         epochs=config.epochs,
+        initial_epoch=resume_from,  # the backup's epoch count; AtomicBackup loads its weights
         steps_per_epoch=steps,
         validation_data=val_ds,
         callbacks=callbacks,
@@ -449,7 +366,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
     )
     state = "stopped" if cancel.cancelled else "finished"
     if state == "stopped":
-        reporter.on_message(f"Stopped after {main_cb.epochs_done} complete epoch(s); keeping the best model so far.")
+        reporter.on_message(f"Stopped after {records.epochs_done} complete epoch(s); keeping the best model so far.")
 
     spec = models.get_spec(config.model)
     card_common = dict(
@@ -461,11 +378,11 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         command=command,
     )
     atomic.write_with(run_dir / "last.keras", model.save)
-    cards.write_card(run_dir / "last.keras", cards.make_card(**card_common, metrics={"epochs": main_cb.epochs_done}))
+    cards.write_card(run_dir / "last.keras", cards.make_card(**card_common, metrics={"epochs": records.epochs_done}))
     # Often the last epoch is the best: then model.keras is last.keras again, copied, not re-saved.
-    best_is_last = main_cb.best_weights is None or _same_weights(model.get_weights(), main_cb.best_weights)
+    best_is_last = best.weights is None or _same_weights(model.get_weights(), best.weights)
     if not best_is_last:
-        model.set_weights(main_cb.best_weights)
+        model.set_weights(best.weights)
 
     reporter.on_message("Evaluating on the test set ...")
     ev = evaluation.evaluate(model, dataset, batch_size=max(config.batch_size, 64), reporter=reporter)
@@ -473,9 +390,9 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
     metrics = {
         "test_accuracy": ev.accuracy,
         "test_loss": ev.loss,
-        "best_val_accuracy": None if main_cb.best_epoch is None else main_cb.best_val,
-        "best_epoch": main_cb.best_epoch,
-        "epochs": main_cb.epochs_done,
+        "best_val_accuracy": None if best.epoch is None else best.value,
+        "best_epoch": best.epoch,
+        "epochs": records.epochs_done,
     }
     if best_is_last:
         atomic.copy_file(run_dir / "last.keras", run_dir / "model.keras")
@@ -487,9 +404,9 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
     return RunResult(
         run_dir=run_dir,
         state=state,
-        epochs_done=main_cb.epochs_done,
+        epochs_done=records.epochs_done,
         history=history.rows,
-        best_epoch=main_cb.best_epoch,
+        best_epoch=best.epoch,
         best_val_accuracy=metrics["best_val_accuracy"],
         test_accuracy=ev.accuracy,
         test_loss=ev.loss,

@@ -16,6 +16,7 @@ the images keep their native size and channels and the model's own first layers 
 
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from core.datasets.base import Dataset, Split, stratified_split, stratified_subs
 from core.errors import DatasetError, OfflineError
 from core.paths import keras_cache_dir
 from core.reporting import NullReporter, Reporter
+
+log = logging.getLogger(__name__)
 
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
@@ -237,6 +240,7 @@ def _fetch_into_cache(module_name: str, cache: Path):
         try:
             return original(*args, **kwargs)
         except Exception as exc:
+            log.warning("Download for keras.datasets.%s failed", module_name, exc_info=True)
             raise _FetchFailed(str(exc) or type(exc).__name__) from exc
 
     with _FETCH_LOCK:
@@ -292,6 +296,7 @@ def load_keras(
     except _FetchFailed as exc:
         raise OfflineError(offline_message(spec, cache), detail=str(exc)) from exc
     except Exception as exc:  # a truncated archive, a broken pickle or npz, ...
+        log.warning("The files of %s in %s cannot be read", spec.title, spec.cache_path(cache), exc_info=True)
         raise DatasetError(
             f"The downloaded files of {spec.title} in {spec.cache_path(cache)} cannot be read; they may be "
             "incomplete or damaged. Delete them and try again to download a fresh copy.",

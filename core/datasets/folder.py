@@ -25,6 +25,7 @@ seed picks the validation images and the ``limit`` subset.
 
 from __future__ import annotations
 
+import logging
 import os
 import statistics
 import time
@@ -46,6 +47,8 @@ from core.datasets.base import (
 )
 from core.errors import DatasetError
 from core.reporting import NullReporter, Reporter
+
+log = logging.getLogger(__name__)
 
 SPLIT_ALIASES = {
     "train": "train",
@@ -257,6 +260,8 @@ def _exif_orientation(img) -> int:
     try:
         value = int(img.getexif().get(0x0112, 1))
     except Exception:  # a damaged EXIF block is no reason to skip a picture that decodes
+        where = getattr(img, "filename", "an image")
+        log.info("Unreadable EXIF orientation in %s; taking the picture as it is", where, exc_info=True)
         return 1
     return value if 1 <= value <= 8 else 1
 

@@ -9,12 +9,16 @@ validation/training boundary inside the other 4,000.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from core.datasets.base import Dataset, Split, stratified_split, stratified_subset
 from core.errors import DatasetError
 from core.paths import RESOURCES_DIR
 from core.reporting import NullReporter, Reporter
+
+log = logging.getLogger(__name__)
 
 NAME = "mnist-sample"
 TITLE = "MNIST sample (5,000 digits, bundled)"
@@ -47,6 +51,7 @@ def load_sample_arrays() -> tuple[np.ndarray, np.ndarray]:
             detail=str(exc),
         ) from exc
     except Exception as exc:  # a damaged zip, a missing key, ...
+        log.warning("The bundled MNIST sample %s cannot be read", path, exc_info=True)
         raise DatasetError(
             f"The bundled MNIST sample ({path}) is damaged. Reinstall the app, or regenerate it with "
             "tools/make_mnist_sample.py.",

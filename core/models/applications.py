@@ -21,6 +21,7 @@ Imports Keras: only imported when a model is built.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from keras import layers
 from core.errors import ModelError
 from core.models.common import classifier, maybe_dropout, pixels_input
 from core.models.registry import BuildRequest
+
+log = logging.getLogger(__name__)
 
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)  # caffe-style means, in pixel units (0-255)
 IMAGENET_TORCH_MEAN = (0.485, 0.456, 0.406)  # torch-style, in 0-1 units
@@ -120,6 +123,7 @@ def _make_backbone(request: BuildRequest, backbone: Backbone, size: tuple[int, i
         try:
             return constructor(include_top=False, weights="imagenet", input_shape=shape, name="backbone"), True
         except Exception as exc:  # offline, proxy, disk full, corrupt cache: all mean "no weights"
+            log.warning("ImageNet weights for %s are not available", backbone.constructor, exc_info=True)
             request.notify(
                 f"ImageNet weights for {backbone.constructor} could not be downloaded ({_short_reason(exc)}); "
                 f"training from scratch instead. They are fetched once into {_keras_models_dir()} "

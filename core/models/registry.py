@@ -586,6 +586,7 @@ def build_model(
     except ModelError:
         raise
     except Exception as exc:  # e.g. out of memory: tell the user what failed, keep the details
+        log.warning("Building %s for %s failed", spec.name, shape, exc_info=True)
         raise ModelError(
             f"{spec.title} could not be built for {shape[1]}x{shape[0]}x{shape[2]} images "
             f"({type(exc).__name__}: {exc}).",

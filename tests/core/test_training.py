@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -10,7 +11,7 @@ import pytest
 
 from core import cards, runs
 from core.config import TrainConfig
-from core.errors import ModelError, WorkbenchError
+from core.errors import ModelError, OutOfMemoryError, WorkbenchError
 from core.reporting import CancelToken, NullReporter
 from core.training import make_augmenter, step_decay, train
 
@@ -155,10 +156,51 @@ def test_failure_during_training_marks_run_failed(tiny_dataset, tmp_path, monkey
         raise RuntimeError("simulated crash in fit")
 
     monkeypatch.setattr(keras.Model, "fit", boom)
-    with pytest.raises(WorkbenchError, match="simulated crash"):
+    with pytest.raises(WorkbenchError, match="simulated crash") as caught:
         train(config(), workspace=tmp_path, dataset=tiny_dataset)
+    assert not isinstance(caught.value, OutOfMemoryError)
     (run,) = runs.list_runs(tmp_path)
     assert run.state == "failed" and "simulated crash" in run.status["error"]
+
+
+def out_of_memory_in_fit(kind):
+    """A stand-in for Model.fit that fails as TensorFlow (or Python) does when memory runs out."""
+
+    def fit(*args, **kwargs):
+        if kind == "tensorflow":
+            import tensorflow as tf
+
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[8,32,16,16]")
+        raise MemoryError()
+
+    return fit
+
+
+@pytest.mark.parametrize("kind", ["tensorflow", "python"])
+def test_running_out_of_memory_raises_out_of_memory_error(tiny_dataset, tmp_path, monkeypatch, kind):
+    import keras
+
+    from core import logs
+
+    root_level = logging.getLogger().level
+    log_file = logs.setup_logging(tmp_path / "logs-workspace")
+    try:
+        monkeypatch.setattr(keras.Model, "fit", out_of_memory_in_fit(kind))
+        with pytest.raises(OutOfMemoryError, match="out of memory") as caught:
+            train(config(), workspace=tmp_path, dataset=tiny_dataset)
+    finally:
+        for handler in list(logging.getLogger().handlers):
+            if getattr(handler, logs._OURS, False):
+                logging.getLogger().removeHandler(handler)
+                handler.close()
+        logging.getLogger().setLevel(root_level)
+    assert isinstance(caught.value, WorkbenchError)  # the GUI and the command line show it as they are
+    expected = "ResourceExhaustedError" if kind == "tensorflow" else "MemoryError"
+    assert expected in caught.value.detail
+    (run,) = runs.list_runs(tmp_path)
+    assert run.state == "failed" and "out of memory" in run.status["error"]
+    text = log_file.read_text(encoding="utf-8")
+    assert f"Run {run.name} failed" in text and "Traceback (most recent call last)" in text and expected in text
 
 
 def test_invalid_settings_are_explained():

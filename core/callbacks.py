@@ -1,0 +1,271 @@
+"""The Keras callbacks of a training run, one class per purpose.
+
+:func:`core.training.train` puts them in this order, which matters: Keras calls callbacks in list
+order and several of them read what an earlier one decided in the same hook.
+
+1. :class:`EpochClock` times each epoch and counts its batches: was the epoch whole, or cut by Stop?
+2. :class:`ReportBatches` sends every training batch to the :class:`~core.reporting.Reporter`.
+3. :class:`FollowCancelToken` holds training while paused and stops it within one batch of Stop.
+4. :class:`LearningRateByEpoch` sets the learning rate at each epoch start (step decay).
+5. :class:`BestWeights` keeps the best epoch's weights, in memory and in ``best.weights.h5``.
+6. :class:`RecordEpochs` writes each whole epoch to ``history.csv`` and ``status.json`` and reports it.
+7. :class:`AtomicBackup` backs up weights, optimizer state and epoch count; it restores them at start.
+
+A half epoch cut by Stop is not recorded, not scored and not backed up, so a resumed run goes on
+from the last whole epoch. Only public Keras API is used (``save_weights``, ``load_weights``,
+``optimizer.build``): ``keras.callbacks.BackupAndRestore``'s private ``_save_model`` changed
+within Keras 3.x. The backup keeps that callback's file layout, so backups written by earlier
+versions of the app (which subclassed it) still resume.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from core import atomic, runs
+from core.reporting import CancelToken, Reporter
+
+BACKUP_WEIGHTS = "latest.weights.h5"  # the names keras.callbacks.BackupAndRestore uses
+BACKUP_METADATA = "training_metadata.json"
+
+
+def plain_floats(logs: dict | None) -> dict[str, float]:
+    """Keras' logs (tensors, numpy scalars) as plain floats; values that are not numbers are dropped."""
+    out = {}
+    for k, v in (logs or {}).items():
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def current_learning_rate(optimizer) -> float:
+    return float(np.asarray(optimizer.learning_rate))
+
+
+def epoch_score(logs: dict[str, float]) -> float:
+    """What makes an epoch the best: validation accuracy, else training accuracy."""
+    return logs.get("val_accuracy", logs.get("accuracy", -math.inf))
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Times each epoch and counts its training batches.
+
+    ``cut_short`` says whether the epoch that just ended was stopped part-way by a cancel; the
+    callbacks after this one skip such an epoch. Put it first, so ``seconds`` is the epoch's own time.
+    """
+
+    def __init__(self, steps: int, cancel: CancelToken) -> None:
+        super().__init__()
+        self.steps = steps
+        self.cancel = cancel
+        self.epoch = 0
+        self.batches = 0
+        self.started = time.perf_counter()
+        self.seconds = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.batches = 0
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = time.perf_counter() - self.started
+
+    @property
+    def cut_short(self) -> bool:
+        return self.cancel.cancelled and self.batches < self.steps
+
+
+class ReportBatches(keras.callbacks.Callback):
+    """Sends each training batch to the reporter: 0-based epoch and step, steps per epoch, float logs."""
+
+    def __init__(self, reporter: Reporter, steps: int) -> None:
+        super().__init__()
+        self.reporter = reporter
+        self.steps = steps
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.reporter.on_batch(self.epoch, batch, self.steps, plain_floats(logs))
+
+
+class FollowCancelToken(keras.callbacks.Callback):
+    """Holds training between batches while the token is paused; on cancel, stops training and
+    validation at the end of the current batch. Put it after :class:`ReportBatches`, so a cancel
+    asked for while a batch is reported stops before the next batch."""
+
+    def __init__(self, cancel: CancelToken, reporter: Reporter) -> None:
+        super().__init__()
+        self.cancel = cancel
+        self.reporter = reporter
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.cancel.paused:
+            self.reporter.on_message("Paused.")
+            self.cancel.wait_while_paused()
+            if not self.cancel.cancelled:
+                self.reporter.on_message("Resumed.")
+        if self.cancel.cancelled:
+            self.model.stop_training = True
+            self.model.stop_evaluating = True
+
+    def on_test_batch_end(self, batch, logs=None):
+        if self.cancel.cancelled:
+            self.model.stop_evaluating = True
+
+
+class LearningRateByEpoch(keras.callbacks.Callback):
+    """Sets the optimizer's learning rate to ``rate(epoch)`` (0-based) as each epoch begins.
+
+    Unlike ``keras.callbacks.LearningRateScheduler`` it adds nothing to the epoch's logs: the
+    history's ``lr`` column is written by :class:`RecordEpochs` for every schedule alike.
+    """
+
+    def __init__(self, rate: Callable[[int], float]) -> None:
+        super().__init__()
+        self.rate = rate
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = self.rate(epoch)
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Keeps the best epoch's weights (by :func:`epoch_score`) in memory, so Stop keeps the best
+    model so far, and in ``path`` (best.weights.h5), so a resumed run still knows them.
+
+    ``keep`` is the model whose weights are kept when it is not the one being fitted (with a centre
+    loss, Keras fits a training wrapper around the classifier). ``best_so_far`` is ``(score, epoch,
+    weights)`` of a resumed run. ``file_epoch`` and ``file_model`` say which epoch and model the
+    file holds, so :class:`AtomicBackup` can copy it instead of serialising the same weights again.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        clock: EpochClock,
+        keep: keras.Model | None = None,
+        best_so_far: tuple[float, int | None, list | None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.clock = clock
+        self.keep = keep
+        self.value, self.epoch, self.weights = best_so_far or (-math.inf, None, None)
+        self.file_epoch: int | None = None
+        self.file_model: keras.Model | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.clock.cut_short:
+            return
+        score = epoch_score(plain_floats(logs))
+        if score > self.value:
+            kept = self.keep if self.keep is not None else self.model
+            self.value, self.epoch = score, epoch + 1
+            self.weights = [w.copy() for w in kept.get_weights()]
+            atomic.write_with(self.path, kept.save_weights, suffix=".weights.h5")
+            self.file_epoch, self.file_model = epoch + 1, kept
+
+
+class RecordEpochs(keras.callbacks.Callback):
+    """Appends each whole epoch to the run's history (metrics, ``lr``, ``seconds``), updates its
+    status (epochs done, best epoch) and tells the reporter. Put it after :class:`BestWeights`,
+    whose best epoch the status records."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        history: runs.HistoryWriter,
+        reporter: Reporter,
+        clock: EpochClock,
+        best: BestWeights,
+    ) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.history = history
+        self.reporter = reporter
+        self.clock = clock
+        self.best = best
+        self.epochs_done = len(history.rows)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.clock.cut_short:
+            return  # a cancelled, half-done epoch is not recorded
+        logs = plain_floats(logs)
+        logs["lr"] = current_learning_rate(self.model.optimizer)
+        logs["seconds"] = self.clock.seconds
+        self.epochs_done = epoch + 1
+        self.history.append({"epoch": epoch + 1, **logs})
+        runs.write_status(self.run_dir, epochs_done=epoch + 1, best_epoch=self.best.epoch)
+        self.reporter.on_epoch(epoch, logs)
+
+
+class AtomicBackup(keras.callbacks.Callback):
+    """Backs up the last whole epoch: weights and optimizer state (``model.save_weights`` writes
+    both) in ``latest.weights.h5`` and the epoch count in ``training_metadata.json``, each file
+    replaced atomically, so a kill mid-save leaves the previous good backup. The backup is kept
+    after training, so a stopped or finished run can be continued.
+
+    At the start of training it loads a backup that is there (weights and optimizer state); the
+    caller passes the backup's epoch count (``core.training.backup_epoch``, which reads it without
+    TensorFlow) to ``fit(initial_epoch=...)``.
+    Put it last among these callbacks: a backup never holds an epoch that the history does not.
+
+    After an improving epoch the backup is a copy of the file :class:`BestWeights` has just written
+    from the same model: each weights file costs ~50 ms of mostly Python (holding the GIL) for
+    the 2-conv CNN, twice per epoch before.
+    """
+
+    def __init__(self, folder: Path, clock: EpochClock, best: BestWeights | None = None) -> None:
+        super().__init__()
+        self.folder = Path(folder)
+        self.clock = clock
+        self.best = best
+
+    @property
+    def weights_path(self) -> Path:
+        return self.folder / BACKUP_WEIGHTS
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.folder / BACKUP_METADATA
+
+    def on_train_begin(self, logs=None):
+        self.restore()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.clock.cut_short:
+            return  # keep the backup of the last whole epoch
+        self.save(epoch + 1)
+
+    def restore(self) -> bool:
+        """Load the backed-up weights and optimizer state into the model; False when there are none."""
+        if not self.weights_path.exists():
+            return False
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)  # its variables must exist to be loaded
+        self.model.load_weights(self.weights_path)
+        return True
+
+    def save(self, epochs_done: int) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        best = self.best
+        if best is not None and best.file_epoch == epochs_done and best.file_model is self.model:
+            atomic.copy_file(best.path, self.weights_path)
+        else:
+            atomic.write_with(self.weights_path, self.model.save_weights, suffix=".weights.h5")
+        atomic.write_json(self.metadata_path, {"epoch": epochs_done, "batch": 0})
