@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from core import runs
-    from gui.runs_tab import RunsTab
+    from gui.runs import RunsTab
     from gui.workers import JobRunner
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

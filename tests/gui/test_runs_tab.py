@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from bench.bench_runs_table import make_fake_run
 from core import paths, runs
-from gui.widgets.runs_table import PathRole
+from gui.runs.table_model import PathRole
 
 SHIPPED = paths.WEIGHTS_DIR / "mnist-sample-simple-cnn-2.keras"
 
@@ -68,7 +68,7 @@ def workspace(tmp_path):
 
 @pytest.fixture
 def make_tab(qtbot):
-    from gui.runs_tab import RunsTab
+    from gui.runs import RunsTab
     from gui.settings import AppSettings
     from gui.workers import JobRunner
 
@@ -221,13 +221,13 @@ def test_filter_by_words_and_settings_and_sort_by_a_column(make_tab, workspace):
 
 
 def test_the_table_model_and_the_proxy_pass_the_model_tester(qtmodeltester, workspace):
-    from gui.widgets.runs_table import RunsFilterProxy, RunsTableModel, scan_runs
+    from gui.runs.table_model import RunsFilterProxy, RunsTableModel
 
     root = workspace / "runs"
     for i in range(5):
         make_fake_run(root, i, damage="history" if i == 3 else None)
     model = RunsTableModel()
-    model.set_rows(scan_runs(workspace))
+    model.set_rows(runs.list_runs(workspace))
     qtmodeltester.check(model, force_py=True)
     proxy = RunsFilterProxy()
     proxy.setSourceModel(model)
