@@ -340,10 +340,10 @@ def _read_history_into(info: RunInfo) -> list[dict[str, float]]:
     return rows
 
 
-def _card_params(info: RunInfo) -> int | None:
+def _card_params(info: RunInfo, names: set[str]) -> int | None:
     for name in ("model.json", "last.json"):
         card = info.path / name
-        if not card.exists():
+        if name not in names:
             continue
         try:
             data = json.loads(card.read_text(encoding="utf-8"))
@@ -370,8 +370,12 @@ def read_run(run_dir: str | Path) -> RunInfo:
     if not run_dir.is_dir():
         raise RunError(f"There is no run folder at {run_dir}.")
     info = RunInfo(run_dir)
+    try:  # one listing of the folder instead of a look for each file (a third of reading 200 runs)
+        names = set(os.listdir(run_dir))
+    except OSError as exc:
+        raise RunError(f"The run folder {run_dir} cannot be read.", detail=str(exc)) from exc
     info.config = _read_object(info, "config.json") or {}
-    if (run_dir / "metrics.json").exists():
+    if "metrics.json" in names:
         info.metrics = _read_object(info, "metrics.json") or {}
     try:
         info.status = read_status(run_dir)
@@ -379,14 +383,14 @@ def read_run(run_dir: str | Path) -> RunInfo:
         info.problems.append(str(exc))
     config, status, metrics = info.config, info.status, info.metrics
 
-    meta = read_meta(run_dir)
+    meta = read_meta(run_dir) if META in names else {}
     info.label = str(meta.get("name") or config.get("name") or info.name)
     info.note = str(meta.get("note") or "")
     info.started = _started(run_dir, status)
     info.dataset = _dataset_name(config.get("dataset"))
     info.model = str(config.get("model") or "")
     info.epochs = _int(config.get("epochs"))
-    history = _read_history_into(info)
+    history = _read_history_into(info) if "history.csv" in names else []
     info.history_rows = len(history)
     info.epochs_done = _int(status.get("epochs_done"))
     if info.epochs_done is None and history:
@@ -402,10 +406,10 @@ def read_run(run_dir: str | Path) -> RunInfo:
     info.seconds = _number(status.get("seconds"))
     if info.seconds is None and history:
         info.seconds = sum(r.get("seconds", 0.0) for r in history) or None
-    info.params = _card_params(info)
+    info.params = _card_params(info, names)
 
     model = info.model_path
-    if model.exists():
+    if "model.keras" in names:
         try:
             ok = model.stat().st_size > 0 and zipfile.is_zipfile(model)
         except OSError:
@@ -416,9 +420,9 @@ def read_run(run_dir: str | Path) -> RunInfo:
             info.problems.append("model.keras is damaged (not a Keras archive); Predict and Export cannot use it")
     elif info.state in ("finished", "stopped"):
         info.problems.append("model.keras is missing")
-    if (run_dir / "evaluation.npz").exists() and (run_dir / "metrics.json").exists():
+    if "evaluation.npz" in names and "metrics.json" in names:
         info.has_evaluation = not any("metrics.json" in p for p in info.problems)
-    info.backup_epoch = backup_epoch(run_dir)
+    info.backup_epoch = backup_epoch(run_dir) if BACKUP_DIR in names else 0
     if info.state == "failed" and info.error:
         info.problems.append(f"training failed: {info.error.splitlines()[0]}")
     return info
