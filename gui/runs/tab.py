@@ -154,6 +154,11 @@ class RunsTab(RunCommands, QWidget):
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_timer.start())
         self.table.doubleClicked.connect(self._double_clicked)
+        self.table.horizontalHeader().sortIndicatorChanged.connect(
+            lambda _column, order: self.state.set_sort(
+                self.table.sort_column_id(), order == Qt.SortOrder.DescendingOrder
+            )
+        )
 
         self.compare = RunCompare()
         self.diff = PredictionDiffView(self.io_jobs)

@@ -223,6 +223,7 @@ def test_filter_by_words_and_settings_and_sort_by_a_column(make_tab, workspace):
     # Sorting by test accuracy: numbers in order, the run without one last both ways.
     column = tab.proxy.source_columns().index(tab.model.column_of("test"))
     tab.table.sortByColumn(column, Qt.SortOrder.DescendingOrder)
+    assert (tab.state.sort_column, tab.state.sort_descending) == ("test", True)
     values = [tab.proxy.index(r, column).data(Qt.ItemDataRole.UserRole + 1) for r in range(tab.proxy.rowCount())]
     assert values[-1] is None and values[:-1] == sorted(values[:-1], reverse=True)
     tab.table.sortByColumn(column, Qt.SortOrder.AscendingOrder)
