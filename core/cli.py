@@ -358,15 +358,24 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(f"No runs yet in {paths.runs_dir()}.")
         return 0
     for info in listed:
-        acc = info.status.get("test_accuracy")
-        acc_text = f"test {acc:.4f}" if isinstance(acc, float) else ""
-        cfg = info.config
-        problems = f"  problems: {'; '.join(info.problems)}" if info.problems else ""
-        print(
-            f"{info.name:<48} {info.state:<11} {cfg.get('model', '?'):<16} {str(cfg.get('dataset', '?'))[:20]:<20} "
-            f"{info.status.get('epochs_done', 0):>3} epochs  {acc_text}{problems}"
-        )
+        print(run_line(info))
     return 0
+
+
+def run_line(info) -> str:
+    """One run as ``python main.py runs`` lists it (a :class:`core.runs.RunInfo`)."""
+    acc_text = f"test {info.test_accuracy:.4f}" if info.test_accuracy is not None else ""
+    best = info.best
+    best_text = ""
+    if best is not None:
+        what = "val" if best.metric == "val_accuracy" else "train acc, no validation"
+        best_text = f"  best epoch {best.epoch} ({what} {best.value:.4f})"
+    problems = f"  problems: {'; '.join(info.problems)}" if info.problems else ""
+    done = info.epochs_done if info.epochs_done is not None else 0
+    return (
+        f"{info.name:<48} {info.state:<11} {info.model or '?':<16} {(info.dataset or '?')[:20]:<20} "
+        f"{done:>3} epochs  {acc_text}{best_text}{problems}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

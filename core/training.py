@@ -326,8 +326,8 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
     history = runs.HistoryWriter(run_dir, rows)
     best_so_far = None
     if rows:
-        scored = [(r.get("val_accuracy", r.get("accuracy", -math.inf)), int(r["epoch"])) for r in rows]
-        best_val, best_epoch = max(scored, key=lambda t: (t[0], -t[1]))
+        best = runs.best_epoch(rows)  # the one best-epoch rule (core/runs.py)
+        best_val, best_epoch = (best.value, best.epoch) if best is not None else (-math.inf, None)
         weights = None
         if (run_dir / BEST_WEIGHTS).exists():
             if getattr(model, "optimizer", None) is not None:  # uncompiled with a centre loss

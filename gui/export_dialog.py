@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
 
 from core.export import FORMATS, default_suffix
 from gui.settings import AppSettings
-from gui.workers import JobRunner, JobWorker, run_in_thread
+from gui.tasks import TaskFailure, TaskSlot
+from gui.workers import JobRunner
 
 FORMAT_TIPS = {
     "keras": "The model file and its JSON card: for Keras / TensorFlow in Python, and for this app's Predict tab.",
@@ -76,7 +77,16 @@ class ExportDialog(QDialog):
         self.jobs = jobs
         self.model_path = Path(model_path)
         self.settings = settings
-        self.worker: JobWorker | None = None
+        # The export runs on the app's runner (one TensorFlow job at a time); the dialog allows one at a time.
+        self.task = TaskSlot(
+            jobs,
+            "Exporting",
+            parent=self,
+            on_done=self._on_finished,
+            on_failed=self._on_task_failed,
+            on_cancelled=lambda _r: self._on_failed("The export was cancelled; nothing was written.", ""),
+            on_message=lambda text: self._show_result(text, ok=None),
+        )
         self.report = None
         self.error: tuple[str, str] | None = None
         run = self.model_path.parent.name if self.model_path.name == "model.keras" else self.model_path.stem
@@ -158,20 +168,15 @@ class ExportDialog(QDialog):
         layout.addWidget(self.detail)
         layout.addWidget(self.buttons)
 
-        folder = Path(self._remembered("dirs/exports", "") or self.model_path.parent)
+        folder = Path((settings.last_dir("exports") if settings is not None else "") or self.model_path.parent)
         self._stem = name_for_files(name or run)
-        fmt = self._remembered("exports/format", "keras")
+        fmt = settings.tab_value("export", "format", "keras", str) if settings is not None else "keras"
         fmt = fmt if fmt in FORMATS else "keras"
         self.target_edit.setText(str(target_for(folder, self._stem, fmt)))
         self.format_buttons[fmt].setChecked(True)
         self._update_buttons()
 
     # -- choices ---------------------------------------------------------------------------------------
-    def _remembered(self, key: str, default: str) -> str:
-        if self.settings is None:
-            return default
-        return str(self.settings.q.value(key, default) or default)
-
     @property
     def format(self) -> str:
         for fmt, button in self.format_buttons.items():
@@ -229,7 +234,7 @@ class ExportDialog(QDialog):
     # -- the export ----------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.worker is not None
+        return self.task.running
 
     def problem(self) -> str | None:
         """Why Export cannot start now, in words; None when it can."""
@@ -270,7 +275,7 @@ class ExportDialog(QDialog):
             return False
         if self.settings is not None:
             self.settings.set_last_dir("exports", str(target.parent))
-            self.settings.q.setValue("exports/format", fmt)
+            self.settings.set_tab_state("export", {"format": fmt})
         self.report, self.error = None, None
         self.detail.hide()
         self.detail_button.hide()
@@ -291,21 +296,11 @@ class ExportDialog(QDialog):
             reporter.on_message("Exporting and checking the export on test images ...")
             return export_model(model, target, fmt)
 
-        self.worker = run_in_thread(
-            self.jobs,
-            job,
-            name="Exporting",
-            context=self,
-            on_finished=self._on_finished,
-            on_failed=self._on_failed,
-            on_cancelled=lambda _r: self._on_failed("The export was cancelled; nothing was written.", ""),
-            on_message=lambda text: self._show_result(text, ok=None),
-        )
+        self.task.start(job)
         self._update_buttons()
         return True
 
     def _on_finished(self, report) -> None:
-        self.worker = None
         self.report = report
         self.progress.hide()
         self._show_result(report.summary(), ok=report.ok)
@@ -313,8 +308,10 @@ class ExportDialog(QDialog):
         self._update_buttons()
         self.exported.emit(report)
 
+    def _on_task_failed(self, failure: TaskFailure) -> None:
+        self._on_failed(failure.message, failure.detail)
+
     def _on_failed(self, message: str, detail: str) -> None:
-        self.worker = None
         self.error = (message, detail)
         self.progress.hide()
         self._show_result(f"Not exported: {message}", ok=False)

@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
         if self._runs_tab is not None:
             return
         from gui.inside_tab import InsideTab
-        from gui.runs_tab import RunsTab
+        from gui.runs import RunsTab
 
         runs = self._runs_tab = RunsTab(self.jobs, self.settings, workspace=self.workspace)
         inside = self._inside_tab = InsideTab(self.jobs, workspace=self.workspace)

@@ -119,3 +119,89 @@ def test_json_that_is_not_an_object_is_a_problem_not_a_crash(tmp_path):
     (info,) = runs.list_runs(tmp_path)
     assert info.config == {} and any("config.json is damaged" in p for p in info.problems)
     assert any("status file" in p for p in info.problems)
+
+
+# ------------------------------------------------------------------------------------------------
+# One best-epoch rule, one reader
+
+
+def test_best_epoch_is_the_best_validation_epoch_and_never_a_training_accuracy():
+    # Epochs 1-2 had no validation (e.g. before a validation set was added): their training accuracy
+    # (0.99) must not beat the validation epochs, because model.keras is the best validation epoch.
+    history = [
+        {"epoch": 1, "accuracy": 0.98},
+        {"epoch": 2, "accuracy": 0.99},
+        {"epoch": 3, "accuracy": 0.90, "val_accuracy": 0.80},
+        {"epoch": 4, "accuracy": 0.95, "val_accuracy": 0.85},
+        {"epoch": 5, "accuracy": 0.97, "val_accuracy": 0.85},
+    ]
+    assert runs.best_epoch(history) == runs.BestEpoch(4, 0.85, "val_accuracy")  # the earliest of equals
+    # No validation at all: training accuracy decides, as training does.
+    assert runs.best_epoch([{"epoch": 1, "accuracy": 0.5}, {"epoch": 2, "accuracy": 0.7}]) == runs.BestEpoch(
+        2, 0.7, "accuracy"
+    )
+    assert runs.best_epoch([]) is None
+    assert runs.best_epoch([{"epoch": 1, "loss": 2.0}]) is None
+
+
+def test_read_run_has_every_fact_and_reads_history_as_the_table_did(tmp_path):
+    run = runs.create_run({"model": "lenet-5", "dataset": "/data/flowers", "epochs": 6}, "flowers", tmp_path)
+    runs.write_status(run, state="stopped", epochs_done=3, pid=2**22 + 12345, test_accuracy=0.75, seconds=12.5)
+    (run / "history.csv").write_text(
+        "epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds\n"
+        "1,1.0,0.99,,,0.001,4\n2,0.8,0.7,0.9,0.6,0.001,4\n3,0.7,0.8,0.8,0.65,0.001,4\n4,0.3,garb"
+    )
+    (run / "backup").mkdir()
+    (run / "backup" / "training_metadata.json").write_text('{"epoch": 3, "batch": -1}')
+    runs.set_meta(run, name="flowers baseline", note="first try")
+    info = runs.read_run(run)
+    assert (info.label, info.note, info.dataset, info.model) == ("flowers baseline", "first try", "flowers", "lenet-5")
+    assert (info.epochs_done, info.epochs, info.history_rows, info.backup_epoch) == (3, 6, 3, 3)
+    assert (info.best_epoch, info.best_val) == (3, 0.65)
+    assert info.test_accuracy == 0.75 and info.seconds == 12.5 and info.started is not None
+    assert info.can_resume and info.can_continue and not info.has_model and not info.has_evaluation
+    problems = " | ".join(info.problems)
+    assert "history.csv is damaged after epoch 3" in problems and "model.keras is missing" in problems
+    assert "its curves (3 epochs)" in info.problem_text() and "Resume from epoch 3" in info.problem_text()
+    assert runs.read_history(run) == runs.parse_history((run / "history.csv").read_text())[0]
+    assert runs.display_name(info) == "flowers baseline"
+
+
+def test_a_folder_that_cannot_be_read_at_all_is_listed_with_its_problem(tmp_path, monkeypatch):
+    good = runs.create_run({"model": "m"}, "d", tmp_path)
+    bad = runs.create_run({"model": "m"}, "d", tmp_path)
+    real = runs.read_run
+
+    def read_run(path):
+        if path == bad:
+            raise PermissionError("no access")
+        return real(path)
+
+    monkeypatch.setattr(runs, "read_run", read_run)
+    listed = {r.path: r for r in runs.list_runs(tmp_path)}
+    assert listed[good].problems == [] and "PermissionError" in listed[bad].problems[0]
+    assert listed[bad].state == "unknown" and listed[bad].label == bad.name
+
+
+def test_trashed_runs_go_on_to_the_system_trash_through_send2trash(tmp_path, monkeypatch):
+    import send2trash
+
+    sent = []
+    monkeypatch.setattr(send2trash, "send2trash", lambda path: sent.append(path))  # never the real trash
+    run = runs.create_run({"model": "m"}, "d", tmp_path)
+    runs.write_status(run, state="finished")
+    trashed = runs.trash_run(run, tmp_path)
+    runs.send_to_system_trash(trashed)
+    assert sent == [str(trashed)]
+
+
+def test_the_command_line_lists_the_best_epoch_by_the_same_rule(tmp_path, monkeypatch, capsys):
+    from core import cli
+
+    monkeypatch.setenv("CNN_WORKBENCH_HOME", str(tmp_path))
+    run = runs.create_run({"model": "lenet-5", "dataset": "mnist"}, "mnist")
+    runs.write_status(run, state="finished", pid=2**22 + 12345, epochs_done=2)
+    (run / "history.csv").write_text("epoch,loss,accuracy,val_accuracy\n1,1.0,0.99,\n2,0.5,0.9,0.8\n")
+    assert cli.cmd_runs(None) == 0
+    out = capsys.readouterr().out
+    assert run.name in out and "best epoch 2 (val 0.8000)" in out and "model.keras is missing" in out

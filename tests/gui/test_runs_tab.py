@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from bench.bench_runs_table import make_fake_run
 from core import paths, runs
-from gui.widgets.runs_table import PathRole
+from gui.runs.table_model import PathRole
 
 SHIPPED = paths.WEIGHTS_DIR / "mnist-sample-simple-cnn-2.keras"
 
@@ -59,6 +59,16 @@ def real_runs(tmp_path_factory):
     return workspace, made
 
 
+@pytest.fixture(autouse=True)
+def system_trash(monkeypatch):
+    """What went to the system trash (send2trash), recorded: no test touches the user's real trash."""
+    import send2trash
+
+    sent: list[Path] = []
+    monkeypatch.setattr(send2trash, "send2trash", lambda path: sent.append(Path(path)))
+    return sent
+
+
 @pytest.fixture
 def workspace(tmp_path):
     ws = tmp_path / "workspace"
@@ -68,7 +78,7 @@ def workspace(tmp_path):
 
 @pytest.fixture
 def make_tab(qtbot):
-    from gui.runs_tab import RunsTab
+    from gui.runs import RunsTab
     from gui.settings import AppSettings
     from gui.workers import JobRunner
 
@@ -213,6 +223,7 @@ def test_filter_by_words_and_settings_and_sort_by_a_column(make_tab, workspace):
     # Sorting by test accuracy: numbers in order, the run without one last both ways.
     column = tab.proxy.source_columns().index(tab.model.column_of("test"))
     tab.table.sortByColumn(column, Qt.SortOrder.DescendingOrder)
+    assert (tab.state.sort_column, tab.state.sort_descending) == ("test", True)
     values = [tab.proxy.index(r, column).data(Qt.ItemDataRole.UserRole + 1) for r in range(tab.proxy.rowCount())]
     assert values[-1] is None and values[:-1] == sorted(values[:-1], reverse=True)
     tab.table.sortByColumn(column, Qt.SortOrder.AscendingOrder)
@@ -221,13 +232,13 @@ def test_filter_by_words_and_settings_and_sort_by_a_column(make_tab, workspace):
 
 
 def test_the_table_model_and_the_proxy_pass_the_model_tester(qtmodeltester, workspace):
-    from gui.widgets.runs_table import RunsFilterProxy, RunsTableModel, scan_runs
+    from gui.runs.table_model import RunsFilterProxy, RunsTableModel
 
     root = workspace / "runs"
     for i in range(5):
         make_fake_run(root, i, damage="history" if i == 3 else None)
     model = RunsTableModel()
-    model.set_rows(scan_runs(workspace))
+    model.set_rows(runs.list_runs(workspace))
     qtmodeltester.check(model, force_py=True)
     proxy = RunsFilterProxy()
     proxy.setSourceModel(model)
@@ -636,3 +647,106 @@ def test_a_training_run_is_followed_while_the_tab_is_shown(make_tab, workspace, 
         tab._poll()  # it ended: everything is read again
     assert tab.model.rows[0].state == "finished"
     qtbot.waitUntil(lambda: not tab._poll_timer.isActive(), timeout=10_000)
+
+
+# ------------------------------------------------------------------------------------------------
+# One rule per fact; the system trash; settings
+
+
+def test_table_command_line_and_model_lists_agree_on_a_run_with_epochs_without_validation(
+    make_tab, workspace, monkeypatch, capsys
+):
+    from core import cli
+    from gui.widgets.model_picker import list_entries
+
+    run = make_fake_run(workspace / "runs", 0)
+    # Epochs 1-2 had no validation; their training accuracy (0.99) is not a validation accuracy.
+    (run / "history.csv").write_text(
+        "epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds\n"
+        "1,1.0,0.98,,,0.001,2\n2,0.9,0.99,,,0.001,2\n3,0.8,0.9,0.7,0.8,0.001,2\n"
+        "4,0.7,0.93,0.6,0.85,0.001,2\n5,0.6,0.95,0.65,0.84,0.001,2\n"
+    )
+    status = json.loads((run / "status.json").read_text())
+    status.update(best_epoch=2, best_val_accuracy=0.99)  # what the per-epoch fallback of old wrote
+    (run / "status.json").write_text(json.dumps(status))
+
+    tab = make_tab(workspace)
+    (row,) = tab.model.rows
+    assert (row.best_epoch, row.best_val) == (4, 0.85)
+    assert row_texts(tab, "best_val") == ["85.00 %"]
+    index = tab.model.index(0, tab.model.column_of("best_val"))
+    assert index.data(Qt.ItemDataRole.ToolTipRole) == "Best epoch: 4"
+
+    monkeypatch.setenv("CNN_WORKBENCH_HOME", str(workspace))
+    capsys.readouterr()
+    assert cli.cmd_runs(None) == 0
+    assert "best epoch 4 (val 0.8500)" in capsys.readouterr().out
+
+    # The model lists (the Predict tab's picker) list the run from the same reader.
+    (listed,) = runs.list_runs(workspace)
+    assert (listed.best_epoch, listed.best_val) == (4, 0.85)
+    assert any(e.path == run / "model.keras" and e.source == "run" for e in list_entries(workspace))
+
+
+def test_undo_lasts_until_the_next_delete_then_the_runs_go_to_the_system_trash(
+    make_tab, workspace, qtbot, monkeypatch, system_trash
+):
+    a, b, keep = (make_fake_run(workspace / "runs", i) for i in range(3))
+    tab = make_tab(workspace)
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
+    for run in (a, b):
+        tab.select_paths([run])
+        tab._selection_settled()
+        with qtbot.waitSignal(tab.refreshed, timeout=10_000):
+            tab.delete_action.trigger()
+    # a's delete can no longer be undone: it went on to the system trash; b's still can.
+    assert system_trash == [workspace / "trash" / a.name]
+    assert tab.undo_action.isEnabled() and (workspace / "trash" / b.name).is_dir()
+    assert "system trash" in tab.undo_label.text()
+    tab.shutdown()  # closing the app ends the Undo too
+    assert system_trash == [workspace / "trash" / a.name, workspace / "trash" / b.name]
+    assert keep.is_dir()
+
+
+def test_runs_tab_and_export_dialog_settings_round_trip(make_tab, workspace, qtbot, tmp_path, monkeypatch):
+    import core.export
+    from core.errors import WorkbenchError
+    from gui.export_dialog import ExportDialog
+    from gui.settings import AppSettings, open_qsettings
+    from gui.workers import JobRunner
+
+    make_fake_run(workspace / "runs", 0)
+    tab = make_tab(workspace)
+    tab.splitter.setSizes([250, 550])
+    tab.compare.splitter.setSizes([300, 100])
+    sizes = (tab.splitter.sizes(), tab.compare.splitter.sizes())
+    tab.save_settings()
+    again = make_tab(workspace)
+    again.restore_layout()
+    assert (again.splitter.sizes(), again.compare.splitter.sizes()) == sizes
+
+    # A version-1 settings file: the export dialog's format and folder were loose keys.
+    path = tmp_path / "old.ini"
+    q = open_qsettings(path)
+    q.setValue("exports/format", "savedmodel")
+    q.setValue("dirs/exports", str(tmp_path / "exports"))
+    q.sync()
+    settings = AppSettings(open_qsettings(path))
+    assert settings.tab_value("export", "format", "keras", str) == "savedmodel"
+    jobs = JobRunner()
+    dialog = ExportDialog(jobs, SHIPPED, settings=settings, name="digits")
+    qtbot.addWidget(dialog)
+    assert dialog.format == "savedmodel" and dialog.target == tmp_path / "exports" / "digits-savedmodel"
+
+    def refuse(model, target, fmt):
+        raise WorkbenchError("not now")
+
+    monkeypatch.setattr(core.export, "export_model", refuse)
+    dialog.set_format("tflite")
+    with qtbot.waitSignal(dialog.export_failed, timeout=30_000):
+        assert dialog.start_export()
+    assert AppSettings(open_qsettings(path)).tab_value("export", "format", "keras", str) == "tflite"
+    reopened = ExportDialog(jobs, SHIPPED, settings=AppSettings(open_qsettings(path)))
+    qtbot.addWidget(reopened)
+    assert reopened.format == "tflite"
+    assert jobs.shutdown(30_000)

@@ -31,15 +31,10 @@ from PySide6.QtWidgets import (
 )
 
 from core import runs
+from core.runs import RunInfo
+from gui.runs.format import format_duration, format_percent, format_setting, setting_label
+from gui.runs.table_model import STATE_COLORS
 from gui.widgets.palette import TAB10
-from gui.widgets.runs_table import (
-    STATE_COLORS,
-    RunRow,
-    format_duration,
-    format_percent,
-    format_setting,
-    setting_label,
-)
 
 # tab10 (gui/widgets/palette.py), then a darker set: distinct, and readable on light and dark backgrounds.
 PALETTE = [
@@ -73,7 +68,7 @@ class CompareEntry:
     label: str
     history: list[dict[str, float]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
-    row: RunRow | None = None
+    row: RunInfo | None = None
 
 
 def _swatch(color: QColor, dashed: bool = False, width: int = 22) -> QIcon:

@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.tasks import TaskSlot
 from gui.thumbnails import ThumbnailLoader
 from gui.widgets.gallery_view import SUBCAPTION_ROLE, GalleryModel, GalleryView
-from gui.workers import JobRunner, run_in_thread
+from gui.workers import JobRunner
 
 WHICH = ("fixed", "broken", "both_wrong")
 WHICH_TEXT = {
@@ -100,8 +101,17 @@ class PredictionDiffView(QWidget):
         self.which = "fixed"
         self.message = ""
         self._cache: OrderedDict[Path, object] = OrderedDict()  # run -> GalleryData (the last few)
-        self._token = 0
         self.loading = False
+        # A new comparison supersedes the one loading: its result can never reach the view.
+        self.task = TaskSlot(
+            runner,
+            "Comparing predictions",
+            parent=self,
+            on_done=self._on_loaded,
+            on_failed=lambda failure: self._on_failed(failure.message),
+            on_cancelled=lambda _r: self._on_failed("Cancelled."),
+            on_message=lambda text: self.note.setText(text),
+        )
 
         self.title = QLabel()
         self.title.setWordWrap(True)
@@ -168,7 +178,7 @@ class PredictionDiffView(QWidget):
 
     # -- loading -------------------------------------------------------------------------------------
     def clear(self, message: str = "") -> None:
-        self._token += 1
+        self.task.cancel()
         self.run_a = self.run_b = None
         self.diff = None
         self.message = message
@@ -186,8 +196,6 @@ class PredictionDiffView(QWidget):
         run_a, run_b = Path(run_a), Path(run_b)
         if (run_a, run_b) == (self.run_a, self.run_b) and (self.diff is not None or self.loading):
             return
-        self._token += 1
-        token = self._token
         self.run_a, self.run_b = run_a, run_b
         self.labels = (label_a or run_a.name, label_b or run_b.name)
         self.diff = None
@@ -210,24 +218,9 @@ class PredictionDiffView(QWidget):
             ev_a = cached_a.evaluation if cached_a is not None else load_evaluation(run_a)
             return ev_a, data_b, runs.prediction_diff(ev_a, data_b.evaluation)
 
-        run_in_thread(
-            self.runner,
-            job,
-            name="Comparing predictions",
-            context=self,
-            on_finished=lambda result: self._on_loaded(token, result),
-            on_failed=lambda message, detail: self._on_failed(token, message),
-            on_cancelled=lambda _r: self._on_failed(token, "Cancelled."),
-            on_message=lambda text: self._on_message(token, text),
-        )
+        self.task.start(job)
 
-    def _on_message(self, token: int, text: str) -> None:
-        if token == self._token:
-            self.note.setText(text)
-
-    def _on_loaded(self, token: int, result) -> None:
-        if token != self._token:
-            return
+    def _on_loaded(self, result) -> None:
         ev_a, data_b, diff = result
         self._cache[self.run_b] = data_b
         self._cache.move_to_end(self.run_b)
@@ -251,9 +244,7 @@ class PredictionDiffView(QWidget):
         self.show_list(self.which)
         self.loaded.emit()
 
-    def _on_failed(self, token: int, message: str) -> None:
-        if token != self._token:
-            return
+    def _on_failed(self, message: str) -> None:
         self.loading = False
         self.progress.hide()
         self.message = message
@@ -298,5 +289,5 @@ class PredictionDiffView(QWidget):
         QGuiApplication.clipboard().setText("\n".join(str(int(i)) for i in indices) + ("\n" if len(indices) else ""))
 
     def shutdown(self) -> None:
-        self._token += 1
+        self.task.cancel()
         self.loader.shutdown()
