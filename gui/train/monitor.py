@@ -45,6 +45,7 @@ class RunMonitor(QWidget):
     def __init__(self, result_box: QWidget, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.phase = Phase.IDLE
+        self._pause_resumes = False  # the Pause button reads "Resume"
         self.plots = None
         self._build_actions()
         self._build_ui(result_box)
@@ -154,13 +155,11 @@ class RunMonitor(QWidget):
     def show_phase(self, phase: Phase, actions: Actions, text: str | None) -> None:
         """Show the phase and what is enabled; ``text`` replaces the state line (None: keep it)."""
         self.phase = phase
-        style = self.style()
-        self.pause_action.setText("&Resume" if actions.pause_resumes else "&Pause")
-        self.pause_action.setIcon(
-            style.standardIcon(
-                QStyle.StandardPixmap.SP_MediaPlay if actions.pause_resumes else QStyle.StandardPixmap.SP_MediaPause
-            )
-        )
+        if actions.pause_resumes != self._pause_resumes:
+            self._pause_resumes = actions.pause_resumes
+            self.pause_action.setText("&Resume" if actions.pause_resumes else "&Pause")
+            icon = QStyle.StandardPixmap.SP_MediaPlay if actions.pause_resumes else QStyle.StandardPixmap.SP_MediaPause
+            self.pause_action.setIcon(self.style().standardIcon(icon))
         self.start_action.setEnabled(actions.start)
         self.start_action.setToolTip(
             "Start training with these settings (Ctrl+Return)."

@@ -192,6 +192,11 @@ class TrainState:
         self.preview = preview
         self.preview_problem = None
 
+    def forget_preview(self) -> None:
+        """Load the dataset again (another dataset, or the same folder whose files may have changed)."""
+        self.preview = None
+        self.preview_problem = None
+
     def set_preview_failed(self, message: str) -> None:
         self.preview = None
         self.preview_problem = message

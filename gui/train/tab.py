@@ -229,8 +229,7 @@ class TrainTab(QWidget):
         if "dataset" in changed or reload_preview:
             name = self.state.get("dataset")
             self.dataset_page.describe(name, self.state.datasets.get(name))
-            self.state.preview = None
-            self.state.preview_problem = None
+            self.state.forget_preview()
             self.dataset_page.preview.show_message("Loading the preview ...")
         if changed & PREVIEW_FIELDS or reload_preview:
             self.tasks.request_preview(restart=True)

@@ -164,15 +164,15 @@ class PreviewAndSummary(QObject):
 
     def _start_summary(self) -> None:
         state, view = self.state, self.tab.model_page.summary
-        name, shape, classes = state.get("model"), self.tab.input_shape(), state.num_classes()
+        name, options = state.get("model"), state.get("model_options")
         if not name or name not in state.specs:
             return
-        if shape is None or not classes:
+        key = state.summary_key(self.tab.input_shape())
+        if key is None:
             self.summary_task.cancel()
             view.set_pending("The summary appears when the dataset's image size is known.")
             return
-        options = state.get("model_options")
-        key = (name, tuple(shape), int(classes), tuple(sorted(options.items())))
+        _, shape, classes, _ = key
         if key in self._summary_cache:
             self.summary_task.cancel()
             self._show_summary(key, self._summary_cache[key])
