@@ -81,7 +81,7 @@ def in_app(window, config) -> tuple[float, list[float]]:
     prepare(window, config)
     start = time.perf_counter()
     assert tab.start_training(), tab.start_problem()
-    wait_until(lambda: tab.state == "idle")
+    wait_until(lambda: not tab.running)
     seconds = time.perf_counter() - start
     result = tab.last_result
     assert result is not None and result.state == "finished", "the run in the app did not finish"

@@ -103,8 +103,8 @@ def prepare(window, config) -> None:
     """Put ``config`` in the form and wait for the preview, so the run reuses the loaded dataset."""
     tab = window.train_tab
     tab.apply_config(config)
-    tab._request_preview(immediately=True)
-    wait_until(lambda: tab._preview is not None and tab._preview.key == tab._preview_key())
+    tab.tasks.request_preview(immediately=True)
+    wait_until(lambda: tab.state.preview is not None)  # loaded for exactly these settings
     wait_until(lambda: not window.jobs.busy)
 
 
@@ -158,7 +158,7 @@ def one_run(window, probe: LatenessProbe) -> tuple[dict[str, list[float]], float
     worker.epoch_end.connect(on_epoch)
     worker.message.connect(on_message)
     started = time.perf_counter()
-    wait_until(lambda: tab.state == "idle")
+    wait_until(lambda: not tab.running)
     seconds = time.perf_counter() - started
     probe.phase = "idle"
     return probe.samples, seconds, tab.plots.redraws - redraws_before

@@ -26,7 +26,7 @@ from gui import dialogs
 from gui.gallery_tab import GalleryTab
 from gui.garbage import collect_garbage_in_gui_thread
 from gui.settings import AppSettings
-from gui.train_tab import TrainTab
+from gui.train import TrainTab
 from gui.workers import JobRunner, run_in_thread
 
 

@@ -38,13 +38,13 @@ def test_tabs_menus_and_status_bar(make_window):
     tab = window.train_tab
     for action in (tab.start_action, tab.pause_action, tab.stop_action):
         assert action.toolTip() and not action.shortcut().isEmpty()
-    for widget in (tab.dataset_combo, tab.model_combo, tab.hyper.widget("learning_rate"), tab.log):
+    for widget in (tab.dataset_page.combo, tab.model_page.combo, tab.hyper.widget("learning_rate"), tab.log):
         assert widget.toolTip()
 
 
 def test_every_hyperparameter_field_has_a_tooltip(make_window):
     tab = make_window(wait_for_tf=False).train_tab
-    forms = [*tab.hyper.forms, tab.data_form, tab.model_options]
+    forms = [*tab.hyper.forms, tab.dataset_page.form, tab.model_page.options]
     names = [name for form in forms for name in form.fields]
     assert {"optimizer", "learning_rate", "schedule", "batch_size", "epochs", "augment_flip", "patience"} <= set(names)
     for form in forms:
@@ -72,13 +72,13 @@ def test_about_names_the_versions_and_the_guide_renders(make_window):
 def test_model_summary_appears_for_the_dataset_shape(make_window, qtbot):
     window = make_window()
     tab = window.train_tab
-    qtbot.waitUntil(lambda: tab.summary.summary is not None, timeout=60_000)
-    assert tab.summary.model.rowCount() > 3
-    assert "parameters at 28x28x1" in tab.model_headline.text()
-    tab._select_model("lenet-5")
-    qtbot.waitUntil(lambda: "107,786 parameters at 28x28x1" in tab.model_headline.text(), timeout=60_000)
-    assert "LeCun" in tab.model_headline.text()
-    assert "Total 107,786" in tab.summary.totals.text()
+    qtbot.waitUntil(lambda: tab.model_page.summary.summary is not None, timeout=60_000)
+    assert tab.model_page.summary.model.rowCount() > 3
+    assert "parameters at 28x28x1" in tab.model_page.headline.text()
+    tab.select_model("lenet-5")
+    qtbot.waitUntil(lambda: "107,786 parameters at 28x28x1" in tab.model_page.headline.text(), timeout=60_000)
+    assert "LeCun" in tab.model_page.headline.text()
+    assert "Total 107,786" in tab.model_page.summary.totals.text()
 
 
 def make_fake_run(workspace: Path) -> Path:
@@ -129,10 +129,10 @@ def test_open_run_shows_its_curves_metrics_and_paths(make_window, tmp_path):
     assert points["loss_val"] == 3 and points["accuracy_smooth"] == 3 and points["lr"] == 3
     assert points["loss_batch"] == 0
     assert tab.plots.best_epoch == 2
-    assert "91.23 %" in tab.result_headline.text()
-    assert str(run_dir / "model.keras") in tab.result_path.text()
+    assert "91.23 %" in tab.result_box.headline.text()
+    assert str(run_dir / "model.keras") in tab.result_box.path.text()
     assert "Epoch 3/3" in tab.log.toPlainText()
-    tab.use_settings_button.click()
+    tab.result_box.use_settings_button.click()
     assert tab.current_config().model == "lenet-5"
 
 
@@ -173,28 +173,28 @@ def image_folder(tmp_path):
 
 
 def test_open_dataset_folder_previews_it(make_window, qtbot, image_folder):
-    window = make_window(wait_for_tf=False)
+    window = make_window()  # Start is judged once TensorFlow is ready
     tab = window.train_tab
     window.open_dataset_folder(image_folder)
-    qtbot.waitUntil(lambda: tab.preview.data is not None, timeout=30_000)
-    data = tab.preview.data
+    qtbot.waitUntil(lambda: tab.dataset_page.preview.data is not None, timeout=30_000)
+    data = tab.dataset_page.preview.data
     assert data.class_names == ["circle", "square"]
     assert data.image_shape == (20, 20, 1)
     assert sum(sum(v) for v in data.counts.values()) == 12
     assert all(len(row) > 0 for row in data.thumbnails)
     assert [Path(p).name for p, _ in data.skipped] == ["notes.txt"]
     assert "not an image" in data.skipped[0][1]
-    assert tab.preview.skipped.topLevelItemCount() == 1
+    assert tab.dataset_page.preview.skipped.topLevelItemCount() == 1
     assert tab.current_config().dataset == str(image_folder.resolve())
-    assert "20×20" in tab.preview.summary.text()
+    assert "20×20" in tab.dataset_page.preview.summary.text()
     # Shrunk to 8x8 the images are too small for the 2-conv CNN: the tab says so and Start is off.
-    tab._select_model("simple-cnn-2")
-    tab.data_form.widget("image_size").setValue(8)
+    tab.select_model("simple-cnn-2")
+    tab.dataset_page.form.widget("image_size").setValue(8)
     qtbot.waitUntil(lambda: tab.input_shape() == (8, 8, 1), timeout=30_000)
     assert "needs images of at least" in (tab.start_problem() or "")
     assert not tab.start_action.isEnabled()
-    assert "at least" in tab.model_problem_label.text()
-    tab._select_model("lenet-5")
+    assert "at least" in tab.model_page.problem_label.text()
+    tab.select_model("lenet-5")
     assert tab.start_problem() is None or "TensorFlow" in tab.start_problem()
 
 
@@ -203,9 +203,9 @@ def test_a_folder_that_cannot_train_is_explained(make_window, qtbot, tmp_path):
     tab = window.train_tab
     (tmp_path / "only" / "one_class").mkdir(parents=True)
     window.open_dataset_folder(tmp_path / "only")
-    qtbot.waitUntil(lambda: tab._preview_problem is not None, timeout=30_000)
-    assert "only one class folder" in tab._preview_problem
-    assert "cannot be used" in tab.preview.summary.text()
+    qtbot.waitUntil(lambda: tab.state.preview_problem is not None, timeout=30_000)
+    assert "only one class folder" in tab.state.preview_problem
+    assert "cannot be used" in tab.dataset_page.preview.summary.text()
     assert "only one class" in (tab.start_problem() or "")
 
 

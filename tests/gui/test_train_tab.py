@@ -50,7 +50,8 @@ def test_a_run_streams_batches_and_epochs_into_the_plots(make_window, qtbot, tin
     points = tab.plots.curve_points()
     assert points["loss_batch"] > 0 and points["accuracy_smooth"] > 0
 
-    qtbot.waitUntil(lambda: tab.state == "idle", timeout=60_000)
+    # The tab may hear the end (queued) before the lambda above has run in the worker thread.
+    qtbot.waitUntil(lambda: not tab.running and bool(finals), timeout=60_000)
     assert finals == ["finished"]
     assert not errors
     assert [e for e, _ in epochs] == [0, 1]
@@ -63,15 +64,15 @@ def test_a_run_streams_batches_and_epochs_into_the_plots(make_window, qtbot, tin
     result = tab.last_result
     assert result.state == "finished" and result.model_path.exists()
     assert tab.result_box.isVisible()
-    assert "Test accuracy" in tab.result_headline.text()
-    assert str(result.model_path) in tab.result_path.text()
-    assert tab.gallery_button.isEnabled()
+    assert "Test accuracy" in tab.result_box.headline.text()
+    assert str(result.model_path) in tab.result_box.path.text()
+    assert tab.result_box.gallery_button.isEnabled()
     log = tab.log.toPlainText()
     assert "Epoch 1/2" in log and "Epoch 2/2" in log
     assert tab.start_action.isEnabled() and not tab.stop_action.isEnabled() and tab.hyper.isEnabled()
 
     with qtbot.waitSignal(tab.show_in_gallery, timeout=1000) as sig:
-        tab.gallery_button.click()
+        tab.result_box.gallery_button.click()
     assert sig.args == [result.run_dir]
     assert window.tabs.currentWidget() is window.gallery_tab
 
@@ -85,13 +86,13 @@ def test_stop_ends_the_run_within_one_batch(make_window, qtbot, tiny_config, err
     worker.cancelled.connect(cancelled.append)
     qtbot.waitUntil(lambda: worker.batches_seen >= 3, timeout=60_000)
     tab.stop_action.trigger()
-    at_stop = tab._batches_at_stop
-    assert tab.state == "stopping"
-    qtbot.waitUntil(lambda: tab.state == "idle", timeout=60_000)
+    at_stop = tab.run.batches_at_stop
+    assert tab.phase == "stopping"
+    qtbot.waitUntil(lambda: not tab.running, timeout=60_000)
     assert worker.batches_seen <= at_stop + 1, (at_stop, worker.batches_seen)
     assert len(cancelled) == 1 and cancelled[0].state == "stopped"
     assert cancelled[0].model_path.exists()  # the best model so far is kept
-    assert "stopped" in tab.result_details.text()
+    assert "stopped" in tab.result_box.details.text()
     assert not errors
 
 
@@ -102,16 +103,16 @@ def test_pause_holds_the_run_and_resume_continues(make_window, qtbot, tiny_confi
     worker = tab.worker
     qtbot.waitUntil(lambda: worker.batches_seen >= 2, timeout=60_000)
     tab.pause_action.trigger()
-    assert tab.state == "paused" and tab.pause_action.text() == "&Resume"
+    assert tab.phase == "paused" and tab.pause_action.text() == "&Resume"
     qtbot.wait(300)
     held = worker.batches_seen
     qtbot.wait(500)
     assert worker.batches_seen <= held + 1
     tab.pause_action.trigger()
-    assert tab.state == "running"
+    assert tab.phase == "running"
     qtbot.waitUntil(lambda: worker.batches_seen > held + 2, timeout=30_000)
     tab.stop_action.trigger()
-    qtbot.waitUntil(lambda: tab.state == "idle", timeout=60_000)
+    qtbot.waitUntil(lambda: not tab.running, timeout=60_000)
 
 
 def test_a_failing_run_shows_the_error_and_gives_the_controls_back(make_window, qtbot, tiny_config, errors):
@@ -125,16 +126,85 @@ def test_a_failing_run_shows_the_error_and_gives_the_controls_back(make_window, 
     tab.train_fn = failing_train
     start(window, tiny_config())
     # The job fails at once, possibly before a signal connected here would be: watch the dialog.
-    qtbot.waitUntil(lambda: tab.state == "idle" and bool(errors), timeout=30_000)
+    qtbot.waitUntil(lambda: not tab.running and bool(errors), timeout=30_000)
     message = "Training ran out of memory. Try a smaller batch size."
     assert errors == [("Training failed", message, "OOM when allocating")]
-    assert "out of memory" in tab.state_label.text()
+    assert "out of memory" in tab.monitor.state_label.text()
     assert tab.start_action.isEnabled() and not tab.stop_action.isEnabled() and tab.hyper.isEnabled()
     tab.train_fn = None
     # The tab is usable again: the next run starts.
     assert tab.start_training()
     tab.stop_training()
-    qtbot.waitUntil(lambda: tab.state == "idle", timeout=60_000)
+    qtbot.waitUntil(lambda: not tab.running, timeout=60_000)
+
+
+def test_out_of_memory_offers_to_halve_the_batch_size_by_the_errors_type(make_window, qtbot, tiny_config, monkeypatch):
+    """The error box offers "Halve the batch size" for an OutOfMemoryError (also a MemoryError, which
+    the worker turns into one), and not for another error that merely says "out of memory"."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.errors import OutOfMemoryError
+    from gui import dialogs
+
+    boxes: list[QMessageBox] = []
+
+    def show_error(parent, title, message, detail=""):
+        boxes.append(QMessageBox())  # a real box, never opened
+        return boxes[-1]
+
+    monkeypatch.setattr(dialogs, "show_error", show_error)
+    window = make_window()
+    tab = window.train_tab
+
+    def halve_offered() -> bool:
+        return any("Halve the batch size" in b.text() for b in boxes[-1].buttons())
+
+    def run_failing(error: BaseException) -> None:
+        def train(config, reporter, cancel, **kwargs):
+            raise error
+
+        tab.train_fn = train
+        count = len(boxes)
+        assert tab.start_training()
+        qtbot.waitUntil(lambda: not tab.running and len(boxes) > count, timeout=30_000)
+        assert tab.phase == "failed"
+
+    tab.apply_config(tiny_config(batch_size=64))
+    run_failing(OutOfMemoryError("The batch does not fit in memory.", detail="ResourceExhaustedError: OOM"))
+    assert isinstance(tab.run.last_failure.error, OutOfMemoryError)
+    assert halve_offered()
+    next(b for b in boxes[-1].buttons() if "Halve" in b.text()).click()
+    assert tab.current_config().batch_size == 32
+    assert tab.setup_tabs.currentIndex() == 2
+
+    run_failing(MemoryError())
+    assert isinstance(tab.run.last_failure.error, OutOfMemoryError) and halve_offered()
+
+    run_failing(WorkbenchError("Training ran out of memory. Try a smaller batch size."))
+    assert not halve_offered()  # the words do not decide, the type does
+    for box in boxes:
+        box.deleteLater()
+
+
+def test_the_tab_keeps_its_config_and_layout_in_the_settings(make_window, tiny_config):
+    from core.training import TrainConfig
+    from gui.settings import AppSettings
+
+    tab = make_window(wait_for_tf=False).train_tab
+    tab.apply_config(tiny_config(model="lenet-5", batch_size=48, name="kept"))
+    tab.splitter.setSizes([500, 900])
+    sizes = tab.splitter.sizes()
+    tab.save_settings()
+    saved = AppSettings()
+    assert (
+        TrainConfig.from_dict(saved.train_config())
+        == tab.current_config()
+        == tiny_config(model="lenet-5", batch_size=48, name="kept")
+    )
+    assert saved.splitter("train") is not None and saved.splitter("monitor") is not None
+    tab.splitter.setSizes([700, 700])
+    tab.restore_layout()
+    assert tab.splitter.sizes() == sizes
 
 
 def test_a_model_that_cannot_take_the_input_is_explained_before_and_during_a_run(
@@ -145,15 +215,15 @@ def test_a_model_that_cannot_take_the_input_is_explained_before_and_during_a_run
     tab.apply_config(tiny_config(model="simple-cnn-2", model_options={}))
     assert tab.start_problem() is None
     # A 6x6 folder dataset is too small for the 2-conv CNN: Start says why, the model page too.
-    tab._preview = None
+    tab.state.preview = None
     tab.input_shape = lambda: (6, 6, 1)
-    tab._request_summary(immediately=True)
+    tab.tasks.request_summary(immediately=True)
     problem = tab.start_problem()
     assert problem and "needs images of at least" in problem
     assert not tab.start_action.isEnabled()
-    assert not tab.model_problem_label.isHidden() and "at least" in tab.model_problem_label.text()
+    assert not tab.model_page.problem_label.isHidden() and "at least" in tab.model_page.problem_label.text()
     del tab.input_shape
-    tab._request_summary(immediately=True)
+    tab.tasks.request_summary(immediately=True)
     assert tab.start_problem() is None
 
     # If it only shows up in the run (core raises ModelError), the error box says it.
@@ -162,7 +232,7 @@ def test_a_model_that_cannot_take_the_input_is_explained_before_and_during_a_run
 
     tab.train_fn = train
     assert tab.start_training()
-    qtbot.waitUntil(lambda: tab.state == "idle", timeout=30_000)
+    qtbot.waitUntil(lambda: not tab.running, timeout=30_000)
     assert errors and "at least 28x28" in errors[-1][1]
 
 
@@ -195,18 +265,18 @@ def test_an_offline_dataset_is_explained_and_the_error_box_offers_the_sample(mak
     tab.apply_config(tiny_config(dataset="cifar10"))
     assert tab.current_dataset() == "cifar10"
     # Nothing is downloaded in the tests: the preview says so instead of loading.
-    qtbot.waitUntil(lambda: "Not on this computer yet" in tab.preview.summary.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "Not on this computer yet" in tab.dataset_page.preview.summary.text(), timeout=5000)
 
     def offline_train(config, reporter, cancel, **kwargs):
         raise OfflineError("CIFAR-10 objects ('cifar10') is not on this computer and could not be downloaded.")
 
     tab.train_fn = offline_train
     assert tab.start_training()
-    qtbot.waitUntil(lambda: tab.state == "idle", timeout=30_000)
+    qtbot.waitUntil(lambda: not tab.running, timeout=30_000)
     assert errors and "could not be downloaded" in errors[-1][1]
     # The real box carries a button that switches to the bundled sample.
     box = QMessageBox()
-    tab._add_error_actions(box, OfflineError("offline"), "offline")
+    tab.run.add_error_actions(box, OfflineError("offline"))
     button = next(b for b in box.buttons() if "sample" in b.text())
     button.click()
     assert tab.current_dataset() == "mnist-sample"
@@ -235,13 +305,13 @@ def test_keyboard_shortcuts_start_pause_and_stop(make_window, qtbot, tiny_config
     window.activateWindow()
     qtbot.waitActive(window)
     qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: tab.state == "running", timeout=10_000)
+    qtbot.waitUntil(lambda: tab.phase == "running", timeout=10_000)
     qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
-    assert tab.state == "paused"
+    assert tab.phase == "paused"
     qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
-    assert tab.state == "running"
+    assert tab.phase == "running"
     qtbot.keyClick(window, Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: tab.state == "idle", timeout=10_000)
+    qtbot.waitUntil(lambda: not tab.running, timeout=10_000)
     assert started == [True]
 
 
@@ -272,37 +342,37 @@ def test_resume_run_continues_a_stopped_run_with_its_curves(make_window, qtbot, 
 
 
 def test_progress_bars_refresh_in_a_frame_without_a_plot_at_most_4_times_a_second(make_window, monkeypatch):
-    import gui.train_tab as train_tab
+    import gui.train.monitor as monitor
     from gui.workers import BatchUpdate
 
     clock = [1000.0]
-    monkeypatch.setattr(train_tab.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(monitor.time, "monotonic", lambda: clock[0])
     window = make_window()
     tab = window.train_tab
-    tab._epochs, tab._steps = 2, 10
+    tab.monitor.epochs, tab.monitor.steps = 2, 10
     tab.plots.start_run(steps_per_epoch=10, epochs=2)  # its frame timer only fires in the event loop
 
     def batches(step: int) -> None:
         x = [(step + 1) / 10]
-        tab._on_batches(BatchUpdate(0, step, 10, {"loss": 1.0, "accuracy": 0.5}, x, [1.0], [0.5]))
+        tab.monitor.on_batches(BatchUpdate(0, step, 10, {"loss": 1.0, "accuracy": 0.5}, x, [1.0], [0.5]))
 
     def frames(n: int) -> list[str]:
         out = []
         for _ in range(n):
-            redraws, bar = tab.plots.redraws, tab.epoch_bar.value()
+            redraws, bar = tab.plots.redraws, tab.monitor.epoch_bar.value()
             tab.plots._on_frame()
-            plot, progress = tab.plots.redraws > redraws, tab.epoch_bar.value() != bar
+            plot, progress = tab.plots.redraws > redraws, tab.monitor.epoch_bar.value() != bar
             assert not (plot and progress)  # never both in one frame
             out.append("plot" if plot else "progress" if progress else "-")
         return out
 
     batches(4)
-    assert tab.epoch_bar.value() != 5  # nothing shown yet: the frames show it
+    assert tab.monitor.epoch_bar.value() != 5  # nothing shown yet: the frames show it
     assert frames(4) == ["plot", "plot", "progress", "-"]
-    assert tab.epoch_bar.value() == 5
-    clock[0] += train_tab.PROGRESS_INTERVAL_S / 2
+    assert tab.monitor.epoch_bar.value() == 5
+    clock[0] += monitor.PROGRESS_INTERVAL_S / 2
     batches(5)
     assert frames(3) == ["plot", "plot", "-"]  # too soon for the progress bars
-    clock[0] += train_tab.PROGRESS_INTERVAL_S
-    assert frames(1) == ["progress"] and tab.epoch_bar.value() == 6
+    clock[0] += monitor.PROGRESS_INTERVAL_S
+    assert frames(1) == ["progress"] and tab.monitor.epoch_bar.value() == 6
     tab.plots.stop_run()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gui.widgets.training_plots import WHOLE_RUN_EPOCHS, TrainingPlots
+from gui.train.training_plots import WHOLE_RUN_EPOCHS, TrainingPlots
 
 
 @pytest.fixture

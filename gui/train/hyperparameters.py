@@ -13,8 +13,8 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from gui.train.model_options import ModelOptionsForm
 from gui.widgets.fields import Form, ScientificSpinBox, combo, dspin, spin
-from gui.widgets.model_options import ModelOptionsForm
 
 OPTIMIZER_ITEMS = [("Adam", "adam"), ("SGD with momentum", "sgd"), ("RMSprop", "rmsprop")]
 SCHEDULE_ITEMS = [
