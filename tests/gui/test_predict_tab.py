@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication, QMenu
 from core import cards
 from core.ensemble import InMemoryImage
 from core.gradcam import NO_CONV_MESSAGE
-from gui.widgets.predict_results import SORT_ROLE
+from gui.predict.results_model import SORT_ROLE
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "weights" / "mnist-sample-simple-cnn-2.keras"
@@ -112,7 +112,7 @@ def models(tmp_path_factory):
 @pytest.fixture
 def make_tab(qtbot, shipped_pair, tmp_path):
     """A Predict tab on its own, shown, with the shipped model ready (loaded once per module)."""
-    from gui.predict_tab import PredictTab
+    from gui.predict import PredictTab
     from gui.settings import AppSettings
 
     made = []
@@ -510,7 +510,7 @@ def test_closing_mid_batch_leaves_no_thread(make_tab, qtbot, known_digits, tmp_p
 def test_actions_have_tooltips_and_shortcuts_that_do_not_clash(make_window, qtbot):
     window = make_window()
     tab = window.predict_tab
-    from gui.predict_tab import PredictTab
+    from gui.predict import PredictTab
 
     assert isinstance(tab, PredictTab)
     window.tabs.setCurrentWidget(tab)
