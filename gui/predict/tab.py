@@ -5,7 +5,8 @@
 the :class:`~gui.predict.results_panel.ResultsPanel` (inputs, a table that fills as batches finish,
 the single-image view), the :class:`~gui.predict.state.PredictState`, and three tasks, each a
 :class:`~gui.tasks.TaskSlot` (a new start supersedes the last; its results never arrive): loading
-models (:class:`~gui.predict.loading.ModelLoader`), predicting a batch, reading the shown image.
+models (:class:`~gui.predict.loading.ModelLoader`), and predicting a batch and reading the image
+shown (:class:`~gui.predict.batch.BatchController`, which also handles Stop, Clear and Export).
 
 Threads: the tab has its own :class:`~gui.workers.JobRunner` for loading models and predicting
 batches (training may run for hours on the window's runner; Predict stays usable meanwhile), and a

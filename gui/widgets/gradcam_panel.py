@@ -11,6 +11,7 @@ of the :class:`~gui.widgets.image_canvas.ImageCanvas`, painted with the slider's
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ from gui.workers import JobRunner
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.inference import LoadedModel
+
+log = logging.getLogger(__name__)
 
 CACHE_SIZE = 48
 EMPTY_MAP = "Nothing in this image speaks for this class at this layer (the map is empty)."
@@ -170,9 +173,7 @@ class GradCamPanel(QWidget):
                 self._layers[i] = gradcam.conv_layers(m.model)
                 default = gradcam.default_layer(m.model)
             except Exception:  # noqa: BLE001 - an odd model must not break the view; Grad-CAM says no
-                import logging
-
-                logging.getLogger(__name__).warning("no Grad-CAM layers for %s", m.path, exc_info=True)
+                log.warning("no Grad-CAM layers for %s", m.path, exc_info=True)
                 self._layers[i], default = [], None
             if default:
                 self._chosen_layer[i] = default

@@ -41,14 +41,14 @@ from PySide6.QtWidgets import (
 )
 
 from gui.widgets.gradcam_panel import GradCamPanel, percent_text
-from gui.widgets.image_canvas import MAX_VIEW_SIDE, ImageCanvas, to_qimage, view_array
+from gui.widgets.image_canvas import ImageCanvas, to_qimage, view_array
 from gui.widgets.topk_chart import PREDICTED, TRUE, WRONG, TopKChart
 from gui.workers import JobRunner
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.inference import LoadedModel
 
-__all__ = ["MAX_VIEW_SIDE", "ImageCanvas", "PredictionView", "to_qimage", "view_array"]
+__all__ = ["ImageCanvas", "PredictionView", "to_qimage", "view_array"]
 
 
 def _fingerprint(array: np.ndarray) -> str:
@@ -72,7 +72,7 @@ class PredictionView(QWidget):
         super().__init__(parent)
         self.jobs = JobRunner(self)
         self._members: list[LoadedModel] = []
-        self._view: np.ndarray | None = None  # the shown image (RGB, at most MAX_VIEW_SIDE)
+        self._view: np.ndarray | None = None  # the shown image (RGB, at most image_canvas.MAX_VIEW_SIDE)
         self._inputs: list[np.ndarray] = []  # per member
         self._input_keys: list[str] = []
         self._probs: np.ndarray | None = None
