@@ -280,7 +280,7 @@ def main() -> None:
         if not args.no_gui:
             from PySide6.QtWidgets import QApplication
 
-            from gui.predict_tab import PredictTab
+            from gui.predict import PredictTab
             from gui.settings import AppSettings
 
             app = QApplication.instance() or QApplication([])

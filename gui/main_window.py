@@ -53,7 +53,7 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget()
         self.train_tab = TrainTab(self.jobs, self.settings, workspace=workspace)
-        from gui.predict_tab import PredictTab
+        from gui.predict import PredictTab
 
         self.predict_tab = PredictTab(
             self.settings, workspace=workspace, tf_loader=tf_loader, show_status=self.show_status

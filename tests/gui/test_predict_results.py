@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QModelRoleData, QModelRoleDataSpan, Qt
 
 from core.ensemble import SourceResult
-from gui.widgets.predict_results import COL_CONF, COL_FILE, RESULT_ROLE, SORT_ROLE, ResultsModel
+from gui.predict.results_model import COL_CONF, COL_FILE, RESULT_ROLE, SORT_ROLE, ResultsModel
 
 NAMES = ["cat", "dog", "bird"]
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication, QMenu
 from core import cards
 from core.ensemble import InMemoryImage
 from core.gradcam import NO_CONV_MESSAGE
-from gui.widgets.predict_results import SORT_ROLE
+from gui.predict.results_model import SORT_ROLE
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "weights" / "mnist-sample-simple-cnn-2.keras"
@@ -112,7 +112,7 @@ def models(tmp_path_factory):
 @pytest.fixture
 def make_tab(qtbot, shipped_pair, tmp_path):
     """A Predict tab on its own, shown, with the shipped model ready (loaded once per module)."""
-    from gui.predict_tab import PredictTab
+    from gui.predict import PredictTab
     from gui.settings import AppSettings
 
     made = []
@@ -265,6 +265,43 @@ def test_the_table_fills_batch_by_batch_with_the_progress(make_tab, qtbot, known
     assert tab.table.selectionModel().currentIndex().row() == 0
     assert titles == [""] * len(inserts)
     qtbot.waitUntil(lambda: tab.view.title.text().endswith("000.png"), timeout=30_000)
+
+
+def test_a_superseded_batch_never_reaches_the_table(make_tab, qtbot, known_digits, tmp_path):
+    """Start a batch, start another while it runs: only the second one's rows and end arrive."""
+    tab = make_tab()
+    tab.results_hz = 1e6  # every chunk of the first batch is sent as soon as it is done
+    x, _ = known_digits
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    for i in range(400):
+        _save_digit(first / f"a{i:03d}.png", x[i % len(x)], scale=1)
+    for i in range(3):
+        _save_digit(second / f"b{i}.png", x[i], scale=1)
+    ends: list[str] = []
+    tab.batch_finished.connect(ends.append)
+    assert _drop(tab, _mime(first))
+    qtbot.waitUntil(lambda: tab.results.rowCount() > 0, timeout=60_000)  # the first batch is running
+    old_worker = tab.batches.task.worker
+    assert old_worker is not None and not ends
+
+    arrived: list[str] = []
+    tab.results.rowsInserted.connect(
+        lambda _p, first_row, last_row: arrived.extend(
+            tab.results.result(r).name for r in range(first_row, last_row + 1)
+        )
+    )
+    with qtbot.waitSignal(tab.batch_finished, timeout=60_000):
+        assert _drop(tab, _mime(second))
+    assert old_worker.cancel.cancelled, "the first batch was asked to stop"
+    qtbot.waitUntil(lambda: not tab.jobs.busy, timeout=60_000)  # the first batch's thread has ended too
+    qtbot.wait(100)  # and any signal it queued has been delivered
+    assert ends == ["finished"]
+    assert sorted(arrived) == ["b0.png", "b1.png", "b2.png"]
+    assert sorted(r.name for r in tab.results.results) == ["b0.png", "b1.png", "b2.png"]
+    assert tab.state.results == tab.results.results
+    assert "3 images: 3 predicted" in tab.state_label.text()
 
 
 def test_bad_files_get_rows_with_reasons_and_the_rest_is_predicted(make_tab, qtbot, known_digits, tmp_path):
@@ -432,6 +469,31 @@ def test_ensemble_averages_members_and_shows_their_votes(make_tab, qtbot, models
     assert tab.members == []
 
 
+def test_the_tab_remembers_its_models_opened_files_and_class_names(make_tab, qtbot, models, tmp_path):
+    """The Predict tab's settings (one record, ``tab_state("predict")``) survive a restart."""
+    from gui.predict import class_names
+    from gui.settings import AppSettings
+
+    digits = models["digits"].resolve()
+    settings = AppSettings()
+    tab = make_tab(settings=settings)
+    tab.use_model_file(digits)
+    qtbot.waitUntil(lambda: [m.path for m in tab.members] == [digits], timeout=60_000)
+    class_names.remember_names(settings, tmp_path / "cardless.keras", ["cat", "dog"])
+    settings.sync()
+
+    again = AppSettings()  # read back from the file
+    assert again.tab_value("predict", "models", [], list) == [str(digits)]
+    assert again.tab_value("predict", "opened_models", [], list) == [str(digits)]
+    assert class_names.remembered_names(again, tmp_path / "cardless.keras", 2) == ["cat", "dog"]
+    assert class_names.remembered_names(again, tmp_path / "cardless.keras", 3) is None  # another model now
+    # The next launch starts with the model chosen last time, listed among the opened files.
+    second = make_tab(settings=again, wait=False)
+    qtbot.waitUntil(lambda: [m.path for m in second.members] == [digits], timeout=60_000)
+    assert second.picker.selected_paths() == [digits]
+    assert second.picker.entry(digits).source == "file"
+
+
 def test_model_without_convolutions_says_gradcam_does_not_apply(make_tab, qtbot, models, known_digits, tmp_path):
     tab = make_tab()
     tab.use_model_file(models["dense"])
@@ -510,7 +572,7 @@ def test_closing_mid_batch_leaves_no_thread(make_tab, qtbot, known_digits, tmp_p
 def test_actions_have_tooltips_and_shortcuts_that_do_not_clash(make_window, qtbot):
     window = make_window()
     tab = window.predict_tab
-    from gui.predict_tab import PredictTab
+    from gui.predict import PredictTab
 
     assert isinstance(tab, PredictTab)
     window.tabs.setCurrentWidget(tab)

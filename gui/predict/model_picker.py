@@ -9,7 +9,6 @@ remembered between launches. Listing reads only JSON cards, never a model: no Te
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,8 @@ from core import cards, paths, runs
 from core.errors import WorkbenchError
 from core.inference import MODEL_SUFFIXES
 
-OPENED_KEY = "predict/opened_models"
+SETTINGS_TAB = "predict"
+OPENED_KEY = "opened_models"  # in the Predict tab's settings: files opened with "Open .keras file..."
 MAX_OPENED = 20
 SOURCE_ORDER = {"shipped": 0, "run": 1, "file": 2}
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -207,21 +207,17 @@ class ModelPicker(QWidget):
         return self._populated
 
     def opened_files(self) -> list[str]:
-        raw = self.settings.q.value(OPENED_KEY, "[]")
-        try:
-            files = json.loads(str(raw))
-        except (TypeError, ValueError):
-            return []
-        return [str(f) for f in files if isinstance(f, str)] if isinstance(files, list) else []
+        files = self.settings.tab_value(SETTINGS_TAB, OPENED_KEY, [], list)
+        return [str(f) for f in files if isinstance(f, str)]
 
     def _remember(self, path: Path) -> None:
         name = str(path)
         files = [name] + [f for f in self.opened_files() if f != name]
-        self.settings.q.setValue(OPENED_KEY, json.dumps(files[:MAX_OPENED]))
+        self.settings.set_tab_state(SETTINGS_TAB, {OPENED_KEY: files[:MAX_OPENED]})
 
     def _forget(self, path: Path) -> None:
         files = [f for f in self.opened_files() if f != str(path)]
-        self.settings.q.setValue(OPENED_KEY, json.dumps(files))
+        self.settings.set_tab_state(SETTINGS_TAB, {OPENED_KEY: files})
 
     def refresh(self) -> None:
         """List the models again, keeping the selection."""

@@ -4,7 +4,8 @@ A ``.keras`` file tells the app the input size and the number of classes, not wh
 called. The dialog asks only for that: one name per line, prefilled ("class 0", "class 1", ... or
 the names given last time), accepted as they are with one click.
 
-The names are remembered in the app's settings (keyed by the model file's full path), not written
+The names are remembered in the app's settings (the Predict tab's ``class_names``, keyed by a hash
+of the model file's full path), not written
 beside the model unless the person ticks the box: the folder may be shared or read-only, and a
 card written by us would carry no training details yet look like one that does.
 """
@@ -12,7 +13,6 @@ card written by us would carry no training details yet look like one that does.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 
 from core import cards
 
-SETTINGS_PREFIX = "predict/class_names"
+SETTINGS_TAB = "predict"
+SETTINGS_KEY = "class_names"  # {hash of the model's path: {"path": ..., "names": [...]}}
 
 
 def numbered(count: int) -> list[str]:
@@ -35,19 +36,13 @@ def numbered(count: int) -> list[str]:
 
 
 def _settings_key(model_path: Path) -> str:
-    digest = hashlib.sha1(str(Path(model_path).resolve()).encode("utf-8")).hexdigest()[:16]
-    return f"{SETTINGS_PREFIX}/{digest}"
+    return hashlib.sha1(str(Path(model_path).resolve()).encode("utf-8")).hexdigest()[:16]
 
 
 def remembered_names(settings, model_path: Path, count: int) -> list[str] | None:
     """Names given earlier for this model file, if there are ``count`` of them."""
-    raw = settings.q.value(_settings_key(model_path), None)
-    if not raw:
-        return None
-    try:
-        data = json.loads(str(raw))
-    except (TypeError, ValueError):
-        return None
+    known = settings.tab_value(SETTINGS_TAB, SETTINGS_KEY, {}, dict)
+    data = known.get(_settings_key(model_path))
     names = data.get("names") if isinstance(data, dict) else None
     if not isinstance(names, list) or len(names) != count or not all(isinstance(n, str) for n in names):
         return None
@@ -55,7 +50,9 @@ def remembered_names(settings, model_path: Path, count: int) -> list[str] | None
 
 
 def remember_names(settings, model_path: Path, names: list[str]) -> None:
-    settings.q.setValue(_settings_key(model_path), json.dumps({"path": str(model_path), "names": list(names)}))
+    known = dict(settings.tab_value(SETTINGS_TAB, SETTINGS_KEY, {}, dict))
+    known[_settings_key(model_path)] = {"path": str(model_path), "names": list(names)}
+    settings.set_tab_state(SETTINGS_TAB, {SETTINGS_KEY: known})
 
 
 def write_minimal_card(model_path: Path, names: list[str], input_shape: tuple[int, int, int], model_name: str) -> Path:

@@ -26,7 +26,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QImage
 
 from core.ensemble import InMemoryImage, SourceResult
-from gui.widgets.prediction_view import to_qimage
+from gui.widgets.image_canvas import to_qimage
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 2
