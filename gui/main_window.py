@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from core import paths
 from gui import dialogs
 from gui.app import collect_garbage_in_gui_thread
-from gui.gallery_tab import GalleryTab
+from gui.gallery import GalleryTab
 from gui.settings import AppSettings
 from gui.train_tab import TrainTab
 from gui.workers import JobRunner, run_in_thread

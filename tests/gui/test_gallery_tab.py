@@ -34,7 +34,7 @@ def make_data(n: int = 300, seed: int = 0, channels: int = 3) -> GalleryData:
 
 @pytest.fixture
 def make_tab(qtbot):
-    from gui.gallery_tab import GalleryTab
+    from gui.gallery import GalleryTab
     from gui.settings import AppSettings
     from gui.workers import JobRunner
 
@@ -277,7 +277,7 @@ def test_a_confusion_cell_click_shows_exactly_its_images(make_tab, qtbot):
 
 
 def test_the_report_equals_scikit_learn_and_its_numbers_lead_to_the_images(make_tab, qtbot):
-    from gui.widgets.report_table import COLUMNS, VALUE_ROLE
+    from gui.gallery.report_table import COLUMNS, VALUE_ROLE
 
     tab = make_tab()
     data = make_data()
@@ -317,18 +317,20 @@ def test_exports_csv_of_the_shown_rows_and_a_png_of_the_grid(make_tab, qtbot, tm
     tab.set_data(data)
     tab.apply_filter(GalleryFilter(outcome="wrong", sort="confidence", descending=True))
     shown = tab.shown_rows()
-    tab.export_csv(tmp_path / "wrong.csv")
+    out = tmp_path / "exports"  # its own folder: tmp_path also holds the test's settings file
+    out.mkdir()
+    tab.export_csv(out / "wrong.csv")
     wait_idle(qtbot, tab)
-    with open(tmp_path / "wrong.csv", newline="", encoding="utf-8") as fh:
+    with open(out / "wrong.csv", newline="", encoding="utf-8") as fh:
         table = list(csv.DictReader(fh))
     assert [int(r["test_index"]) for r in table] == shown.tolist()
-    tab.export_png(tmp_path / "wrong.png")
+    tab.export_png(out / "wrong.png")
     wait_idle(qtbot, tab)
-    image = QImage(str(tmp_path / "wrong.png"))
+    image = QImage(str(out / "wrong.png"))
     assert not image.isNull() and image.width() > 200
     blue, red = _colour_counts(image, image.rect())
     assert red > 100 and blue < red / 20  # only mistakes: red captions
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["wrong.csv", "wrong.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["wrong.csv", "wrong.png"]
 
 
 def test_detail_keyboard_and_zoom(make_tab, qtbot):
