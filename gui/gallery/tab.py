@@ -18,7 +18,9 @@ for Grad-CAM, decoding a large image, and each export.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -119,21 +121,8 @@ class GalleryTab(QWidget):
         gl.addWidget(self.filters)
         gl.addWidget(self.grid, 1)
 
-        self.right_split = QSplitter(Qt.Orientation.Vertical)
-        self.right_split.addWidget(self.evaluation)
-        self.right_split.addWidget(self.detail_panel)
-        self.right_split.setChildrenCollapsible(False)
-        self.right_split.setStretchFactor(0, 1)
-        self.right_split.setStretchFactor(1, 1)
-        self.right_split.setSizes([430, 400])
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(grid_pane)
-        self.splitter.addWidget(self.right_split)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([700, 730])
+        self.right_split = _splitter(Qt.Orientation.Vertical, (self.evaluation, 1, 430), (self.detail_panel, 1, 400))
+        self.splitter = _splitter(Qt.Orientation.Horizontal, (grid_pane, 3, 700), (self.right_split, 2, 730))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -252,11 +241,7 @@ class GalleryTab(QWidget):
             return
         if self._from_cache(key):
             return
-        workspace = self.workspace
-
-        def job(reporter, cancel):
-            return core_gallery.load_run(run_dir, reporter=reporter, cancel=cancel, workspace=workspace)
-
+        job = _job(core_gallery.load_run, run_dir, workspace=self.workspace)
         self._open(key, f"Loading run {run_dir.name}", job, self.open_task)
 
     def show_shipped(self, model_path: str | Path | None = None) -> None:
@@ -272,10 +257,7 @@ class GalleryTab(QWidget):
         self.sources.select(key)
         if self._from_cache(key):
             return
-
-        def job(reporter, cancel):
-            return core_gallery.evaluate_model_file(model_path, reporter=reporter, cancel=cancel)
-
+        job = _job(core_gallery.evaluate_model_file, model_path)
         self._open(key, f"Evaluating {model_path.name} on its test set", job, self.evaluate_task)
 
     def evaluate_current(self) -> None:
@@ -284,10 +266,7 @@ class GalleryTab(QWidget):
         if key is None or key[0] != "run":
             return
         run_dir = Path(key[1])
-
-        def job(reporter, cancel):
-            return core_gallery.evaluate_run(run_dir, reporter=reporter, cancel=cancel)
-
+        job = _job(core_gallery.evaluate_run, run_dir)
         self._open(key, f"Evaluating run {run_dir.name} on its test set", job, self.evaluate_task)
 
     def _from_cache(self, key: SourceKey) -> bool:
@@ -486,3 +465,19 @@ class GalleryTab(QWidget):
         self.load_jobs.shutdown(30_000)
         self.details.shutdown()
         self.loader.shutdown()
+
+
+def _job(fn: Callable[..., GalleryData], *args: Any, **kwargs: Any) -> Job:
+    """``fn(*args, reporter=, cancel=, **kwargs)`` as a job for a task slot."""
+    return lambda reporter, cancel: fn(*args, reporter=reporter, cancel=cancel, **kwargs)
+
+
+def _splitter(orientation: Qt.Orientation, *parts: tuple[QWidget, int, int]) -> QSplitter:
+    """A splitter of ``(widget, stretch, starting size)`` parts that none can be collapsed to nothing."""
+    splitter = QSplitter(orientation)
+    for i, (widget, stretch, _size) in enumerate(parts):
+        splitter.addWidget(widget)
+        splitter.setStretchFactor(i, stretch)
+    splitter.setChildrenCollapsible(False)
+    splitter.setSizes([size for _w, _s, size in parts])
+    return splitter
