@@ -7,20 +7,18 @@ or a model shipped with the app evaluated on its dataset. Left, the filters
 (:mod:`~gui.gallery.evaluation_page`), where a click filters the grid to the images behind it, and
 below them the image clicked, large, with Grad-CAM (:mod:`~gui.gallery.detail_panel`). What is
 shown, filtered and selected is decided in :mod:`~gui.gallery.state`; this class wires the pages
-to it and runs the tasks.
+to it and to the tasks.
 
 Each kind of task has its :class:`~gui.tasks.TaskSlot`, so a newer request supersedes an older one
-and a stale result never reaches the screen: reading a run (this tab's runner: no TensorFlow),
-evaluating a model (the window's shared runner, one TensorFlow job at a time), loading the model
-for Grad-CAM, decoding a large image, and each export.
+and a stale result never reaches the screen: opening a source (:mod:`~gui.gallery.loading`: reading
+a run on this tab's runner, evaluating a model on the window's shared TensorFlow runner), the
+detail's model and image (:mod:`~gui.gallery.detail`), and each export (:mod:`~gui.gallery.export`).
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -37,13 +35,14 @@ from gui.gallery.evaluation_page import EvaluationPage
 from gui.gallery.export import GalleryExporter
 from gui.gallery.filter_bar import FilterBar
 from gui.gallery.grid_page import GridPage
+from gui.gallery.loading import SourceOpener
 from gui.gallery.source_bar import SourceBar
-from gui.gallery.state import GalleryState, SourceCache, SourceKey
+from gui.gallery.state import GalleryState, SourceKey
 from gui.settings import AppSettings
-from gui.tasks import TaskFailure, TaskSlot
+from gui.tasks import TaskFailure
 from gui.thumbnails import ThumbnailLoader
 from gui.widgets.gallery_view import DEFAULT_THUMB, MAX_THUMB, MIN_THUMB
-from gui.workers import Job, JobRunner
+from gui.workers import JobRunner
 
 EMPTY_HINT = "Choose a run above, or the model shipped with the app, to see its test images."
 SPLITTERS = ("gallery", "gallery-right")  # settings names of the two splitters
@@ -63,11 +62,7 @@ class GalleryTab(QWidget):
         self.load_jobs = JobRunner(self)  # reading runs, decoding files, exports: no TensorFlow
         self.loader = ThumbnailLoader(self)
         self.state = GalleryState(thumb_range=(MIN_THUMB, MAX_THUMB), thumb_size=DEFAULT_THUMB)
-        self.cache = SourceCache()
         self._first_show = True
-
-        self.open_task = TaskSlot(self.load_jobs, "Gallery", parent=self)
-        self.evaluate_task = TaskSlot(self.jobs, "Gallery", parent=self)
 
         self._build_ui()
         self._build_shortcuts()
@@ -84,6 +79,12 @@ class GalleryTab(QWidget):
         self.sources.browse_requested.connect(self.choose_run_folder)
         self.sources.evaluate_requested.connect(self.evaluate_current)
         self.sources.cancel_requested.connect(self.cancel_loading)
+        self.opener = SourceOpener(self.load_jobs, self.jobs, self.state, self.sources, parent=self)
+        self.opener.loaded.connect(self._on_loaded)
+        self.opener.failed.connect(self._on_load_failed)
+        self.opener.cancelled.connect(self._on_load_cancelled)
+        self.opener.busy_changed.connect(lambda _busy: self._update_actions())
+        self.opener.status_message.connect(self.status_message)
         self.filters = FilterBar()
         self.filters.filter_changed.connect(self._refilter)
         self.filters.reset_requested.connect(self.reset_filters)
@@ -241,8 +242,7 @@ class GalleryTab(QWidget):
             return
         if self._from_cache(key):
             return
-        job = _job(core_gallery.load_run, run_dir, workspace=self.workspace)
-        self._open(key, f"Loading run {run_dir.name}", job, self.open_task)
+        self.opener.read_run(key, run_dir, self.workspace)
 
     def show_shipped(self, model_path: str | Path | None = None) -> None:
         """Evaluate a model shipped with the app (default: the first) on its dataset and show it."""
@@ -257,21 +257,18 @@ class GalleryTab(QWidget):
         self.sources.select(key)
         if self._from_cache(key):
             return
-        job = _job(core_gallery.evaluate_model_file, model_path)
-        self._open(key, f"Evaluating {model_path.name} on its test set", job, self.evaluate_task)
+        self.opener.evaluate_model(key, model_path)
 
     def evaluate_current(self) -> None:
         """Evaluate the chosen run with its saved model (for runs that stopped before their evaluation)."""
         key = self.sources.current_source()
         if key is None or key[0] != "run":
             return
-        run_dir = Path(key[1])
-        job = _job(core_gallery.evaluate_run, run_dir)
-        self._open(key, f"Evaluating run {run_dir.name} on its test set", job, self.evaluate_task)
+        self.opener.evaluate_run(key, Path(key[1]))
 
     def _from_cache(self, key: SourceKey) -> bool:
         """Show ``key`` from memory if it was loaded before and has not changed since."""
-        data = self.cache.get(key)
+        data = self.opener.cache.get(key)
         if data is None:
             return False
         self._show_now(key, data)
@@ -279,58 +276,19 @@ class GalleryTab(QWidget):
 
     def _show_now(self, key: SourceKey, data: GalleryData | None) -> None:
         """Show ``data`` for ``key`` at once, dropping whatever was still loading."""
-        self._stop_loading()
-        self.sources.end_progress()
+        self.opener.stop()
         self.state.show(key, data)
         self.sources.select(key)
         self._set_data()
 
     # ==========================================================================================
-    # Loading: one source at a time, the newest request wins
-
-    def _open(self, key: SourceKey, what: str, job: Job, slot: TaskSlot) -> None:
-        """Load ``key`` with ``job`` in ``slot``; whatever was loading before is cancelled and cut off."""
-        self._stop_loading()
-        self.state.ask(key, what)
-        runner = slot.runner
-        other = runner.current if slot is self.evaluate_task and runner.current is not None else None
-        if other is not None and other.name != slot.name:
-            text = (
-                f"{what}: waiting for the job that is running ({other.name}) to end, one TensorFlow job at a time ..."
-            )
-        else:
-            text = f"{what} ..."
-        self.sources.start_progress(text)
-        self._update_actions()
-        self.status_message.emit(f"{what} ...", 0)
-        slot.start(
-            job,
-            on_done=lambda data: self._on_loaded(key, data),
-            on_failed=lambda failure: self._on_load_failed(key, what, failure),
-            on_cancelled=lambda _partial: self._on_load_cancelled(),
-            on_message=lambda text: self.sources.set_progress(0, 0, text),
-            on_progress=self.sources.set_progress,
-        )
-
-    def _stop_loading(self) -> None:
-        self.open_task.cancel()
-        self.evaluate_task.cancel()
+    # A source loaded (gui/gallery/loading.py), or not
 
     def cancel_loading(self) -> None:
         """Stop loading (the Cancel button); the gallery keeps what it showed before."""
-        was_loading = self.state.is_loading
-        self._stop_loading()
-        if was_loading:
-            self._on_load_cancelled()
-
-    def _end_loading(self) -> None:
-        self.state.load_ended()
-        self.sources.end_progress()
-        self.status_message.emit("", 1)
+        self.opener.cancel()
 
     def _on_loaded(self, key: SourceKey, data: GalleryData) -> None:
-        self._end_loading()
-        self.cache.put(key, data)
         if key[0] == "run" and data.run_dir is not None:
             self.refresh_sources(select_current=False)  # an "Evaluate now" changes the run's entry
         self.state.show(key, data)
@@ -339,8 +297,6 @@ class GalleryTab(QWidget):
         self.status_message.emit(f"{data.title}: {len(data):,} test images, {data.wrong_count:,} wrong.", 6000)
 
     def _on_load_failed(self, key: SourceKey, what: str, failure: TaskFailure) -> None:
-        self._end_loading()
-        self._update_actions()
         self.sources.select(self.state.shown)
         dialogs.show_error(self, "The gallery cannot show this", failure.message, failure.detail)
         if self.state.data is None:
@@ -348,7 +304,6 @@ class GalleryTab(QWidget):
             self._show_empty(f"<b>{html.escape(what)} failed:</b> {html.escape(failure.message)}", run)
 
     def _on_load_cancelled(self) -> None:
-        self._end_loading()
         self.sources.select(self.state.shown)
         self._update_actions()
         self.status_message.emit("Loading cancelled.", 3000)
@@ -358,9 +313,7 @@ class GalleryTab(QWidget):
 
     def set_data(self, data: GalleryData | None) -> None:
         """Show ``data`` (a GalleryData made elsewhere: tests, or a caller that evaluated already)."""
-        self._stop_loading()
-        if self.state.is_loading:
-            self._end_loading()
+        self.opener.stop()
         self.state.show(None if data is None else ("data", str(id(data))), data)
         self._set_data()
 
@@ -461,15 +414,10 @@ class GalleryTab(QWidget):
 
     def shutdown(self) -> None:
         """Stop loading and the thumbnail workers (the window waits for its TensorFlow jobs itself)."""
-        self.evaluate_task.cancel()
+        self.opener.shutdown()
         self.load_jobs.shutdown(30_000)
         self.details.shutdown()
         self.loader.shutdown()
-
-
-def _job(fn: Callable[..., GalleryData], *args: Any, **kwargs: Any) -> Job:
-    """``fn(*args, reporter=, cancel=, **kwargs)`` as a job for a task slot."""
-    return lambda reporter, cancel: fn(*args, reporter=reporter, cancel=cancel, **kwargs)
 
 
 def _splitter(orientation: Qt.Orientation, *parts: tuple[QWidget, int, int]) -> QSplitter:
