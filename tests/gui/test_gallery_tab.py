@@ -559,3 +559,33 @@ def test_version_1_gallery_settings_reach_the_tab(make_tab, settings_file):
     tab = make_tab()
     assert tab.view.thumb_size == 96 and tab.matrix.percent_box.isChecked()
     assert tab.sort_combo.currentIndex() == 2 and tab.filter.sort == "confidence" and tab.filter.descending
+
+
+def test_cancel_keeps_what_was_shown_and_the_late_result_never_arrives(make_tab, qtbot, tmp_path, monkeypatch):
+    import threading
+
+    shown, late = make_data(30, seed=3), make_data(40, seed=4)
+    run = tmp_path / "run-slow"
+    run.mkdir()
+    (run / "evaluation.npz").write_bytes(b"")
+    (run / "metrics.json").write_text("{}")
+    gate = threading.Event()
+
+    def slow(path, reporter=None, cancel=None, workspace=None):
+        assert gate.wait(20)
+        return late
+
+    monkeypatch.setattr(gallery, "load_run", slow)
+    tab = make_tab()
+    tab.set_data(shown)
+    messages = []
+    tab.status_message.connect(lambda text, ms: messages.append(text))
+    tab.show_run(run)
+    assert tab.loading and tab.sources.progress_row.isVisibleTo(tab)
+    tab.sources.cancel_button.click()
+    assert not tab.loading and not tab.sources.progress_row.isVisibleTo(tab)
+    assert messages[-1] == "Loading cancelled."
+    gate.set()
+    wait_idle(qtbot, tab)
+    qtbot.wait(100)
+    assert tab.data is shown and tab.count_label.text() == "All 30 test images"
