@@ -156,7 +156,7 @@ def scroll_through(app, view, loader) -> None:
 
 
 def bench_tab(app, data) -> tuple[float, float, object]:
-    from gui.gallery_tab import GalleryTab
+    from gui.gallery import GalleryTab
     from gui.settings import AppSettings
     from gui.workers import JobRunner
 

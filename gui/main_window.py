@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from core import paths
 from gui import dialogs
-from gui.gallery_tab import GalleryTab
+from gui.gallery import GalleryTab
 from gui.garbage import collect_garbage_in_gui_thread
 from gui.settings import AppSettings
 from gui.train import TrainTab

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -23,6 +24,8 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 
 from core.gallery import GalleryData
 from gui.thumbnails import ThumbnailLoader
+
+log = logging.getLogger(__name__)
 
 # Caption colours: the notebooks' blue and red, dark enough to read on a light background ...
 CORRECT_COLOR = QColor("#1f5fbf")
@@ -556,6 +559,7 @@ def render_grid(
                     thumb = array_to_qimage(gallery.images.image(int(row), layout.thumb))
                 except Exception as exc:  # noqa: BLE001 - an unreadable image is drawn as "no image"
                     error = str(exc) or type(exc).__name__
+                    log.warning("test image row %s cannot be drawn in the exported grid", int(row), exc_info=True)
             else:
                 error = gallery.images.reason
             r, c = divmod(k, cols)

@@ -34,7 +34,7 @@ def make_data(n: int = 300, seed: int = 0, channels: int = 3) -> GalleryData:
 
 @pytest.fixture
 def make_tab(qtbot):
-    from gui.gallery_tab import GalleryTab
+    from gui.gallery import GalleryTab
     from gui.settings import AppSettings
     from gui.workers import JobRunner
 
@@ -277,7 +277,7 @@ def test_a_confusion_cell_click_shows_exactly_its_images(make_tab, qtbot):
 
 
 def test_the_report_equals_scikit_learn_and_its_numbers_lead_to_the_images(make_tab, qtbot):
-    from gui.widgets.report_table import COLUMNS, VALUE_ROLE
+    from gui.gallery.report_table import COLUMNS, VALUE_ROLE
 
     tab = make_tab()
     data = make_data()
@@ -317,18 +317,20 @@ def test_exports_csv_of_the_shown_rows_and_a_png_of_the_grid(make_tab, qtbot, tm
     tab.set_data(data)
     tab.apply_filter(GalleryFilter(outcome="wrong", sort="confidence", descending=True))
     shown = tab.shown_rows()
-    tab.export_csv(tmp_path / "wrong.csv")
+    out = tmp_path / "exports"  # its own folder: tmp_path also holds the test's settings file
+    out.mkdir()
+    tab.export_csv(out / "wrong.csv")
     wait_idle(qtbot, tab)
-    with open(tmp_path / "wrong.csv", newline="", encoding="utf-8") as fh:
+    with open(out / "wrong.csv", newline="", encoding="utf-8") as fh:
         table = list(csv.DictReader(fh))
     assert [int(r["test_index"]) for r in table] == shown.tolist()
-    tab.export_png(tmp_path / "wrong.png")
+    tab.export_png(out / "wrong.png")
     wait_idle(qtbot, tab)
-    image = QImage(str(tmp_path / "wrong.png"))
+    image = QImage(str(out / "wrong.png"))
     assert not image.isNull() and image.width() > 200
     blue, red = _colour_counts(image, image.rect())
     assert red > 100 and blue < red / 20  # only mistakes: red captions
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["wrong.csv", "wrong.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["wrong.csv", "wrong.png"]
 
 
 def test_detail_keyboard_and_zoom(make_tab, qtbot):
@@ -463,3 +465,127 @@ def test_a_damaged_run_is_an_error_a_person_can_act_on_and_missing_pictures_are_
     assert errors and "damaged" in errors[-1][1]
     assert tab.data.run_dir == gone  # what was shown stays
     assert gone.name in tab.source_combo.currentText()
+
+
+# --------------------------------------------------------------------------------------------------
+# One source at a time, and what the tab remembers
+
+
+@pytest.mark.parametrize(
+    "kinds, first_to_end",
+    [
+        (("run", "run"), "A"),  # one runner: A must end before B starts
+        (("run", "shipped"), "A"),
+        (("run", "shipped"), "B"),
+        (("shipped", "run"), "A"),
+        (("shipped", "run"), "B"),
+    ],
+)
+def test_opening_a_then_b_at_once_shows_only_b_whatever_order_the_jobs_end_in(
+    make_tab, qtbot, tmp_path, monkeypatch, kinds, first_to_end
+):
+    import threading
+
+    datas = {"A": make_data(50, seed=1), "B": make_data(70, seed=2)}
+    paths, gates = {}, {}
+    for name, kind in zip("AB", kinds, strict=True):
+        if kind == "run":
+            path = tmp_path / f"run-{name}"
+            path.mkdir()
+            (path / "evaluation.npz").write_bytes(b"")  # viewable as far as the list is concerned
+            (path / "metrics.json").write_text("{}")
+        else:
+            path = tmp_path / f"model-{name}.keras"
+        paths[name], gates[str(path)] = path, threading.Event()
+    by_path = {str(p): datas[n] for n, p in paths.items()}
+
+    def fake(path, reporter=None, cancel=None, workspace=None):
+        assert gates[str(path)].wait(20), "the test never released this job"
+        return by_path[str(path)]
+
+    monkeypatch.setattr(gallery, "load_run", fake)
+    monkeypatch.setattr(gallery, "evaluate_model_file", fake)
+    tab = make_tab()
+    seen = []
+    tab.data_changed.connect(seen.append)
+    for name, kind in zip("AB", kinds, strict=True):
+        (tab.show_run if kind == "run" else tab.show_shipped)(paths[name])
+    assert tab.loading and tab.data is None
+    order = [first_to_end, "B" if first_to_end == "A" else "A"]
+    for name in order:
+        gates[str(paths[name])].set()
+        qtbot.wait(50)
+        if name == "B":
+            qtbot.waitUntil(lambda: tab.data is datas["B"], timeout=10_000)
+    wait_idle(qtbot, tab)
+    qtbot.wait(100)  # anything late would have arrived by now
+    assert tab.data is datas["B"] and seen == [datas["B"]]
+    assert not tab.loading and not tab.sources.progress_row.isVisibleTo(tab)
+    if kinds[1] == "run":  # (a fake model file is in no list of shipped models)
+        assert paths["B"].name in tab.source_combo.currentText()
+    assert tab.count_label.text() == "All 70 test images"
+
+
+def test_the_gallery_settings_round_trip(make_tab, qtbot, settings_file):
+    from gui.settings import AppSettings
+
+    tab = make_tab()
+    tab.set_data(make_data())
+    tab.set_thumb_size(120)
+    tab.matrix.percent_box.setChecked(True)
+    tab.sort_combo.setCurrentIndex(3)
+    tab.show()
+    qtbot.waitExposed(tab)
+    tab.splitter.setSizes([900, 500])
+    tab.right_split.setSizes([300, 530])
+    sizes = tab.splitter.sizes(), tab.right_split.sizes()
+    tab.save_settings()
+    tab.settings.sync()
+    saved = AppSettings()
+    assert saved.tab_state("gallery") == {"thumb_size": 120, "row_percent": True, "sort": 3}
+    assert saved.splitter("gallery") is not None and saved.splitter("gallery-right") is not None
+
+    again = make_tab()
+    again.show()
+    qtbot.waitExposed(again)
+    assert again.view.thumb_size == 120 and again.size_slider.value() == 120
+    assert again.matrix.percent_box.isChecked() and again.matrix.model.percent
+    assert again.sort_combo.currentIndex() == 3 and again.filter.sort == "loss" and again.filter.descending
+    assert (again.splitter.sizes(), again.right_split.sizes()) == sizes
+
+
+def test_version_1_gallery_settings_reach_the_tab(make_tab, settings_file):
+    settings_file.write_text("[gallery]\nthumb_size=96\nrow_percent=true\nsort=2\n")
+    tab = make_tab()
+    assert tab.view.thumb_size == 96 and tab.matrix.percent_box.isChecked()
+    assert tab.sort_combo.currentIndex() == 2 and tab.filter.sort == "confidence" and tab.filter.descending
+
+
+def test_cancel_keeps_what_was_shown_and_the_late_result_never_arrives(make_tab, qtbot, tmp_path, monkeypatch):
+    import threading
+
+    shown, late = make_data(30, seed=3), make_data(40, seed=4)
+    run = tmp_path / "run-slow"
+    run.mkdir()
+    (run / "evaluation.npz").write_bytes(b"")
+    (run / "metrics.json").write_text("{}")
+    gate = threading.Event()
+
+    def slow(path, reporter=None, cancel=None, workspace=None):
+        assert gate.wait(20)
+        return late
+
+    monkeypatch.setattr(gallery, "load_run", slow)
+    tab = make_tab()
+    tab.set_data(shown)
+    messages = []
+    tab.status_message.connect(lambda text, ms: messages.append(text))
+    tab.show_run(run)
+    assert tab.loading and tab.sources.progress_row.isVisibleTo(tab)
+    tab.sources.cancel_button.click()
+    assert not tab.loading and not tab.sources.progress_row.isVisibleTo(tab)
+    assert messages[-1] == "Loading cancelled."
+    gate.set()
+    wait_idle(qtbot, tab)
+    qtbot.wait(100)
+    assert tab.data is shown and tab.count_label.text() == "All 30 test images"
