@@ -6,6 +6,7 @@ and hands the computed values to :attr:`ActivationsPanel.grid`.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
 
+from core.errors import WorkbenchError
 from gui.inside.activation_grid import ActivationGrid
 from gui.inside.feature_scatter import array_pixmap
 from gui.inside.state import Controls
@@ -154,3 +156,26 @@ class ActivationsPanel(QWidget):
     def show_no_image(self, caption: str) -> None:
         self.image_view.clear()
         self.image_caption.setText(caption)
+
+    def show_test_image(self, data: Any, row: int) -> bool:
+        """Show test image ``row`` of ``data`` (``core.gallery.GalleryData``) with its true and predicted class.
+
+        False when there is no picture to show (the dataset is not on this computer, or a file is gone).
+        """
+        if not data.has_images:
+            self.show_no_image(html.escape(f"No pictures: {data.images.reason}"))
+            self.grid.set_message("This run's test images are not available on this computer.")
+            return False
+        try:
+            arr = data.images.image(row, max_side=168)
+        except WorkbenchError as exc:
+            self.show_no_image(html.escape(str(exc)))
+            return False
+        t, p = data.class_names[data.y_true[row]], data.class_names[data.y_pred[row]]
+        colour = "#1f5fbf" if data.correct[row] else "#c62828"
+        self.show_image(
+            arr,
+            f"Test image {int(data.test_index[row])}<br>true <b>{html.escape(t)}</b>, predicted "
+            f"<b style='color:{colour}'>{html.escape(p)}</b>",
+        )
+        return True

@@ -35,9 +35,7 @@ NO_COMPARE = "(none)"
 class EmbeddingPanel(QWidget):
     """Controls and the one or two feature-space scatters (see the module docstring)."""
 
-    layer_chosen = Signal(str)
-    method_chosen = Signal(str)
-    three_d_toggled = Signal(bool)
+    choice_changed = Signal()  # the layer, the method or 3-D (read them with choice())
     compare_chosen = Signal(object)  # the path (str) of the run to compare with, or None
     compute_clicked = Signal()
     stop_clicked = Signal()
@@ -59,7 +57,7 @@ class EmbeddingPanel(QWidget):
             "The layer whose output is embedded. 'features' is the last layer before the classifier "
             "(the penultimate dense layer, or the global-pooling output)."
         )
-        self.layer_combo.currentIndexChanged.connect(lambda _i: self.layer_chosen.emit(self.layer_combo.currentData()))
+        self.layer_combo.currentIndexChanged.connect(lambda _i: self.choice_changed.emit())
         self.method_combo = QComboBox()
         for text, value in METHOD_ITEMS:
             self.method_combo.addItem(text, value)
@@ -67,14 +65,12 @@ class EmbeddingPanel(QWidget):
             "t-SNE keeps neighbours together and shows clusters best (about 10 s for 1,000 points, a minute "
             "or more for 10,000 on a small computer). PCA is the straight projection: instant, but clusters overlap."
         )
-        self.method_combo.currentIndexChanged.connect(
-            lambda _i: self.method_chosen.emit(self.method_combo.currentData())
-        )
+        self.method_combo.currentIndexChanged.connect(lambda _i: self.choice_changed.emit())
         self.three_d = QCheckBox("3-D")
         ok, why = opengl_status()
         self.three_d.setEnabled(ok)
         self.three_d.setToolTip(why)
-        self.three_d.toggled.connect(self.three_d_toggled)
+        self.three_d.toggled.connect(lambda _on: self.choice_changed.emit())
         self.three_d_note = QLabel("3-D: unavailable")
         self.three_d_note.setToolTip(why)
         self.three_d_note.setEnabled(False)
@@ -146,14 +142,19 @@ class EmbeddingPanel(QWidget):
         self.layer_combo.setCurrentIndex(i if i >= 0 else 0)
         self.layer_combo.blockSignals(False)
 
+    def choice(self) -> tuple[str | None, str, bool]:
+        """The layer, the method and whether 3-D is ticked."""
+        method = self.method_combo.currentData() or METHOD_ITEMS[0][1]
+        return self.layer_combo.currentData(), method, self.three_d.isChecked()
+
     def choose_layer(self, layer: str) -> None:
-        """Select ``layer`` as if the user had (emits :attr:`layer_chosen` when it changes)."""
+        """Select ``layer`` as if the user had (emits :attr:`choice_changed` when it changes)."""
         i = self.layer_combo.findData(layer)
         if i >= 0:
             self.layer_combo.setCurrentIndex(i)
 
     def choose_method(self, method: str) -> None:
-        """Select ``method`` as if the user had (emits :attr:`method_chosen` when it changes)."""
+        """Select ``method`` as if the user had (emits :attr:`choice_changed` when it changes)."""
         i = self.method_combo.findData(method)
         if i >= 0:
             self.method_combo.setCurrentIndex(i)
@@ -222,6 +223,15 @@ class EmbeddingPanel(QWidget):
         scatter.set_message(message)
         if title is not None:
             scatter.title.setText(html.escape(title))
+
+    def show_summary(self, embeddings: Sequence[Any], seconds: float) -> str:
+        """Say what was computed (or found in the cache) and how long it took; returns the first line."""
+        lines = []
+        for emb in embeddings:
+            how = "from the cache" if emb.cached else f"in {emb.seconds:.1f} s"
+            lines.append(f"{emb.title} of {len(emb.coords):,} images {how}")
+        self.status.setText("; ".join(lines) + f". Total {seconds:.1f} s.")
+        return lines[0] if lines else ""
 
     def ring(self, side: int, row: int) -> None:
         """Ring image ``row`` on ``side`` (when that plot is shown and drawn); ``-1``: keep the ring."""

@@ -1,4 +1,4 @@
-"""The Inside tab's work, as plain ``job(reporter, cancel)`` functions (no Qt).
+"""The Inside tab's work, as plain ``job(reporter, cancel)`` functions (no Qt), and its list of sources.
 
 Everything that touches TensorFlow or scikit-learn runs here, on the main window's
 :class:`~gui.workers.JobRunner` through the tab's :class:`~gui.tasks.TaskSlot` s: opening a source,
@@ -7,11 +7,32 @@ embedding a layer's features (t-SNE or PCA), and one layer's activations for one
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from core.errors import WorkbenchError
 from gui.inside.state import METHODS, ActivationRequest, Opened, Source
+
+log = logging.getLogger(__name__)
+
+
+def list_sources(workspace: Path | None) -> list[Source]:
+    """The workspace's runs that have a test-set evaluation and a model, then the shipped models."""
+    from core import gallery
+
+    sources: list[Source] = []
+    try:
+        entries = gallery.run_entries(workspace)
+    except Exception:  # noqa: BLE001 - an unreadable workspace still leaves the shipped models
+        log.warning("Cannot list the runs of %s", workspace, exc_info=True)
+        entries = []
+    for entry in entries:
+        if entry.viewable and (Path(entry.path) / "model.keras").exists():
+            sources.append(Source("run", Path(entry.path), entry.label))
+    for shipped in gallery.shipped_models():
+        sources.append(Source("model", shipped.path, f"{shipped.title} (shipped model)"))
+    return sources
 
 
 def open_source(source: Source, workspace: Path | None, reporter, cancel, layer: str, methods: list[str]) -> Opened:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -73,3 +75,11 @@ class SourceBar(QWidget):
 
     def set_info(self, text: str) -> None:
         self.info.setText(text)
+
+    def show_opened(self, data: Any) -> None:
+        """Describe the open source's test set (``core.gallery.GalleryData``)."""
+        notes = " ".join(data.notes)
+        self.info.setText(
+            f"{html.escape(data.title)} · {len(data):,} test images · accuracy {100 * data.accuracy:.2f} % · "
+            f"{data.wrong_count:,} wrong" + (f" · {html.escape(notes)}" if notes else "")
+        )

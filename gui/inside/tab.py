@@ -24,7 +24,6 @@ A face on core/features.py and core/activations.py, wired from small parts:
 from __future__ import annotations
 
 import html
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +41,6 @@ from gui.inside.state import ActivationRequest, External, InsideState, Opened, S
 from gui.settings import AppSettings
 from gui.tasks import TaskFailure, TaskSlot
 from gui.workers import JobRunner
-
-log = logging.getLogger(__name__)
 
 SPLITTERS = "inside"  # the name of the plots' splitter in the settings
 ACTIVATIONS_DELAY_MS = 120  # quick changes of row or layer ask for one activation map, not many
@@ -120,9 +117,7 @@ class InsideTab(QWidget):
         bar.source_chosen.connect(self._on_source_chosen)
         bar.refresh_requested.connect(self.refresh_sources)
         emb.waiting_prefix = self._waiting_prefix
-        emb.layer_chosen.connect(self._on_layer_chosen)
-        emb.method_chosen.connect(self._on_method_chosen)
-        emb.three_d_toggled.connect(self._on_three_d_toggled)
+        emb.choice_changed.connect(self._on_feature_choice)
         emb.compare_chosen.connect(self._on_compare_chosen)
         emb.compute_clicked.connect(self.compute)
         emb.stop_clicked.connect(self.stop)
@@ -137,49 +132,18 @@ class InsideTab(QWidget):
         act.shortcut_clicked.connect(self._on_shortcut)
 
     # ==========================================================================================
-    # What the state holds, for callers and tests
-
-    @property
-    def sources(self) -> list[Source]:
-        return self.state.sources
-
-    @property
-    def opened(self) -> Opened | None:
-        return self.state.opened
-
-    @property
-    def compare_opened(self) -> Opened | None:
-        return self.state.compare_opened
-
-    @property
-    def external(self) -> External | None:
-        return self.state.external
-
-    @property
-    def embedding(self):
-        """The ``core.features.Embedding`` drawn on the left plot, if any."""
-        return self.state.embedding
-
-    @property
-    def compare_embedding(self):
-        return self.state.compare_embedding
+    # For callers (the main window, other tabs) and tests; everything else is in ``self.state``
 
     @property
     def activations_busy(self) -> bool:
         """An activation request is waiting (debounce timer) or running: the grid is not current yet."""
         return self._act_timer.isActive() or self.activations_task.running
 
-    def current_source(self) -> Source | None:
-        return self.state.source(self.source_bar.current_path())
-
     def current_layer(self) -> str | None:
         return self.state.layer
 
     def current_method(self) -> str:
         return self.state.method
-
-    def current_dims(self) -> int:
-        return self.state.dims
 
     def set_method(self, method: str) -> None:
         self.embedding_page.choose_method(method)
@@ -195,21 +159,9 @@ class InsideTab(QWidget):
 
     def refresh_sources(self) -> None:
         """List the workspace's runs that have a test-set evaluation, and the shipped models."""
-        from core import gallery
-
         current = self.source_bar.current_path()
         compare = self.embedding_page.compare_combo.currentData()
-        sources: list[Source] = []
-        try:
-            entries = gallery.run_entries(self.workspace)
-        except Exception:  # noqa: BLE001 - an unreadable workspace still leaves the shipped models
-            log.warning("Cannot list the runs of %s", self.workspace, exc_info=True)
-            entries = []
-        for entry in entries:
-            if entry.viewable and (Path(entry.path) / "model.keras").exists():
-                sources.append(Source("run", Path(entry.path), entry.label))
-        for shipped in gallery.shipped_models():
-            sources.append(Source("model", shipped.path, f"{shipped.title} (shipped model)"))
+        sources = inside_jobs.list_sources(self.workspace)
         self.state.set_sources(sources)
         self.source_bar.set_sources(sources, current)
         self.embedding_page.set_compare_sources(sources, compare)
@@ -258,14 +210,9 @@ class InsideTab(QWidget):
 
     def _on_opened(self, opened: Opened) -> None:
         self.state.open_done(opened)
-        data = opened.data
-        notes = " ".join(data.notes)
-        self.source_bar.set_info(
-            f"{html.escape(data.title)} · {len(data):,} test images · accuracy {100 * data.accuracy:.2f} % · "
-            f"{data.wrong_count:,} wrong" + (f" · {html.escape(notes)}" if notes else "")
-        )
+        self.source_bar.show_opened(opened.data)
         self.embedding_page.set_layers(opened.feature_layers, self.state.layer)
-        self.activations_page.set_rows(len(data), self.state.row)
+        self.activations_page.set_rows(len(opened.data), self.state.row)
         self.embedding_page.hide_progress()
         self._show_cached_or_hint()
         if self.state.image_source == "test":
@@ -286,16 +233,8 @@ class InsideTab(QWidget):
     # ==========================================================================================
     # Feature space
 
-    def _on_layer_chosen(self, layer: str) -> None:
-        self.state.layer = layer
-        self._show_cached_or_hint()
-
-    def _on_method_chosen(self, method: str) -> None:
-        self.state.method = method
-        self._show_cached_or_hint()
-
-    def _on_three_d_toggled(self, on: bool) -> None:
-        self.state.three_d = on
+    def _on_feature_choice(self) -> None:
+        self.state.layer, self.state.method, self.state.three_d = self.embedding_page.choice()
         self._show_cached_or_hint()
 
     def _show_cached_or_hint(self) -> None:
@@ -311,9 +250,8 @@ class InsideTab(QWidget):
             opened.cached[key] = found
             self.embedding_page.draw(0, opened, found)
             self.state.embedding = found
-            self.embedding_page.status.setText(
-                f"{found.title}: computed in {found.seconds:.1f} s, kept in the run folder."
-            )
+            kept = f"{found.title}: computed in {found.seconds:.1f} s, kept in the run folder."
+            self.embedding_page.status.setText(kept)
         else:
             self.state.embedding = None
             self.embedding_page.show_hint(0, "Press Compute to embed the test set.", opened.data.title)
@@ -372,12 +310,8 @@ class InsideTab(QWidget):
             if side == 1:
                 self.embedding_page.set_compare_visible(True)
             self.embedding_page.draw(side, opened, emb)
-        lines = []
-        for _opened, emb in results:
-            how = "from the cache" if emb.cached else f"in {emb.seconds:.1f} s"
-            lines.append(f"{emb.title} of {len(emb.coords):,} images {how}")
-        self.embedding_page.status.setText("; ".join(lines) + f". Total {seconds:.1f} s.")
-        self.status_message.emit(lines[0] if lines else "")
+        first = self.embedding_page.show_summary([emb for _opened, emb in results], seconds)
+        self.status_message.emit(first)
         self._update_controls()
 
     def _on_embed_failed(self, failure: TaskFailure) -> None:
@@ -460,26 +394,8 @@ class InsideTab(QWidget):
 
     def _show_test_image(self) -> None:
         opened = self.state.opened
-        if opened is None:
-            return
-        page, row, data = self.activations_page, self.state.row, opened.data
-        if not data.has_images:
-            page.show_no_image(html.escape(f"No pictures: {data.images.reason}"))
-            page.grid.set_message("This run's test images are not available on this computer.")
-            return
-        try:
-            arr = data.images.image(row, max_side=168)
-        except WorkbenchError as exc:
-            page.show_no_image(html.escape(str(exc)))
-            return
-        t, p = data.class_names[data.y_true[row]], data.class_names[data.y_pred[row]]
-        colour = "#1f5fbf" if data.correct[row] else "#c62828"
-        page.show_image(
-            arr,
-            f"Test image {int(data.test_index[row])}<br>true <b>{html.escape(t)}</b>, predicted "
-            f"<b style='color:{colour}'>{html.escape(p)}</b>",
-        )
-        self._schedule_activations()
+        if opened is not None and self.activations_page.show_test_image(opened.data, self.state.row):
+            self._schedule_activations()
 
     def _schedule_activations(self) -> None:
         # What is on its way was asked for an image or layer no longer chosen: it must not be drawn.

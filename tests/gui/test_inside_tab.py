@@ -56,13 +56,13 @@ def make_tab(qtbot):
 
 def open_run(qtbot, tab, run_dir):
     tab.set_run(run_dir)
-    qtbot.waitUntil(lambda: tab.opened is not None and not tab.jobs.busy, timeout=120_000)
+    qtbot.waitUntil(lambda: tab.state.opened is not None and not tab.jobs.busy, timeout=120_000)
 
 
 def compute(qtbot, tab, method="pca"):
     tab.set_method(method)
     tab.compute()
-    qtbot.waitUntil(lambda: tab.embedding is not None and not tab.jobs.busy, timeout=120_000)
+    qtbot.waitUntil(lambda: tab.state.embedding is not None and not tab.jobs.busy, timeout=120_000)
 
 
 def click_scene(qtbot, view, scene_pos: QPointF) -> None:
@@ -75,15 +75,15 @@ def test_feature_space_colours_by_class_marks_mistakes_and_caches(qtbot, make_ta
 
     run_dir = next((workspace / "runs").iterdir())
     tab = make_tab(workspace)
-    assert [s.kind for s in tab.sources] == ["run", "model"]  # the run, then the shipped model
+    assert [s.kind for s in tab.state.sources] == ["run", "model"]  # the run, then the shipped model
     open_run(qtbot, tab, run_dir)
     page = tab.embedding_page
     assert page.layer_combo.currentData() == "features"
-    assert tab.embedding is None and "Compute" in page.scatters[0].placeholder.toPlainText()
+    assert tab.state.embedding is None and "Compute" in page.scatters[0].placeholder.toPlainText()
     assert page.compute_button.isEnabled()
 
     compute(qtbot, tab, "pca")
-    data = tab.opened.data
+    data = tab.state.opened.data
     scatter = page.scatters[0]
     assert len(scatter.coords) == len(data) == 1000
     # Every point has its true class's colour; the mistakes (and only they) are crosses.
@@ -118,7 +118,7 @@ def test_feature_space_colours_by_class_marks_mistakes_and_caches(qtbot, make_ta
     tab2 = make_tab(workspace)
     tab2.set_method("pca")
     open_run(qtbot, tab2, run_dir)
-    assert tab2.embedding is not None and tab2.embedding.cached
+    assert tab2.state.embedding is not None and tab2.state.embedding.cached
     assert np.array_equal(tab2.embedding_page.scatters[0].coords, scatter.coords)
     assert "kept in the run folder" in tab2.embedding_page.status.text()
     assert not errors
@@ -146,8 +146,8 @@ def test_tsne_runs_off_the_gui_thread_with_elapsed_time(qtbot, make_tab, workspa
     assert page.stop_button.isEnabled() and not page.compute_button.isEnabled()
     assert page.progress.isVisible()
     qtbot.waitUntil(lambda: " s" in page.status.text(), timeout=30_000)  # elapsed time shown
-    qtbot.waitUntil(lambda: tab.embedding is not None and not tab.jobs.busy, timeout=120_000)
-    assert seen == ["tsne"] and tab.embedding.method == "tsne"
+    qtbot.waitUntil(lambda: tab.state.embedding is not None and not tab.jobs.busy, timeout=120_000)
+    assert seen == ["tsne"] and tab.state.embedding.method == "tsne"
     assert "t-SNE of 'features'" in page.status.text()
     assert not page.progress.isVisible() and page.compute_button.isEnabled()
 
@@ -164,7 +164,7 @@ def test_two_runs_side_by_side_ring_the_same_image(qtbot, make_tab, workspace):
     page.compare_combo.activated.emit(page.compare_combo.currentIndex())  # as when the user picks it
     assert page.stacks[1].isVisible() and compare_scatter.isVisible()
     compute(qtbot, tab, "pca")
-    qtbot.waitUntil(lambda: tab.compare_embedding is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: tab.state.compare_embedding is not None, timeout=60_000)
     assert len(compare_scatter.coords) == len(scatter.coords) == 1000
     assert (run_b / "embeddings" / "features-pca-2d.npz").exists()
     scatter.hover_row(17)
@@ -179,7 +179,7 @@ def test_activation_grid_matches_the_layer_and_enlarges_a_clicked_map(qtbot, mak
     run_dir = next((workspace / "runs").iterdir())
     tab = make_tab(workspace)
     open_run(qtbot, tab, run_dir)
-    model = tab.opened.loaded.model
+    model = tab.state.opened.loaded.model
     tab.set_test_image(3)
     assert tab.pages.currentIndex() == 1
     page = tab.activations_page
@@ -187,7 +187,7 @@ def test_activation_grid_matches_the_layer_and_enlarges_a_clicked_map(qtbot, mak
     qtbot.waitUntil(lambda: not tab.activations_busy, timeout=60_000)
     grid = page.grid
     # The grid shows test image 3 (not the first image shown when the run opened).
-    expected = activations.activations(model, tab.opened.data.images.model_input(3, (28, 28, 1)), "conv1")
+    expected = activations.activations(model, tab.state.opened.data.images.model_input(3, (28, 28, 1)), "conv1")
     np.testing.assert_allclose(grid.values, expected, rtol=1e-5, atol=1e-6)
     shape = tuple(model.get_layer("conv1").output.shape[1:])
     assert grid.values.shape == shape == (26, 26, 32)
@@ -293,7 +293,7 @@ def test_an_image_from_another_tab_uses_that_tabs_model(qtbot, make_tab, workspa
     page = tab.activations_page
     assert page.image_source.currentData() == "external"
     assert "my-digit.png" in page.image_source.currentText()
-    assert tab.external.image.shape == (28, 28, 1)
+    assert tab.state.external.image.shape == (28, 28, 1)
     qtbot.waitUntil(lambda: not tab.activations_busy, timeout=60_000)
     assert page.grid.values.shape == (26, 26, 32)
     page.layer_combo.setCurrentIndex(page.layer_combo.findData("predictions"))
@@ -309,7 +309,7 @@ def test_the_3d_option_says_why_it_is_missing_offscreen(qtbot, make_tab, tmp_pat
     assert not page.three_d.isVisible() and not page.three_d.isEnabled()
     assert page.three_d_note.isVisible() and "OpenGL" in page.three_d_note.toolTip()
     assert not page.compute_button.isEnabled()  # nothing opened yet
-    assert [s.kind for s in tab.sources] == ["model"]
+    assert [s.kind for s in tab.state.sources] == ["model"]
 
 
 def test_scatter_colours_follow_the_classes_given(qtbot):
