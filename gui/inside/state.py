@@ -71,7 +71,7 @@ class External:
     layer_choices: list[Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ActivationRequest:
     """What the activations job needs, taken when the request is made (later choices do not change it)."""
 

@@ -410,6 +410,7 @@ class InsideTab(QWidget):
             self.activations_page.grid.set_message(str(exc))
             return
         if request is None:
+            self.activations_page.status.setText("")
             return
         self.activations_page.status.setText(f"Computing {request.layer} ...")
         self.activations_task.start(
