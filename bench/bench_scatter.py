@@ -1,6 +1,6 @@
 """Does a 10,000-point feature scatter stay fluid? Repaint time of pan and zoom steps.
 
-The Inside tab's :class:`~gui.widgets.feature_scatter.FeatureScatter` (one point per test image,
+The Inside tab's :class:`~gui.inside.feature_scatter.FeatureScatter` (one point per test image,
 coloured by class from shared brushes, mistakes as crosses in a second item, a legend) against a
 baseline of the plainest pyqtgraph scatter of the same points (one item, one brush, antialiasing
 off). A third row shows what shared brushes save: the same colours, but a new QBrush per point.
@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    from gui.widgets.feature_scatter import FeatureScatter, class_colors, nearest_point
+    from gui.inside.feature_scatter import FeatureScatter, class_colors, nearest_point
 
     coords, y, pred, names = blobs(args.points)
     results = {}

@@ -136,11 +136,11 @@ class MainWindow(QMainWindow):
         """Build the Runs and Inside tabs into their places (once)."""
         if self._runs_tab is not None:
             return
-        from gui.inside_tab import InsideTab
+        from gui.inside import InsideTab
         from gui.runs import RunsTab
 
         runs = self._runs_tab = RunsTab(self.jobs, self.settings, workspace=self.workspace)
-        inside = self._inside_tab = InsideTab(self.jobs, workspace=self.workspace)
+        inside = self._inside_tab = InsideTab(self.jobs, self.settings, workspace=self.workspace)
         self._runs_slot.hold(runs)
         self._inside_slot.hold(inside)
         runs.status_message.connect(self.show_status)
@@ -456,6 +456,7 @@ class MainWindow(QMainWindow):
             self._runs_tab.shutdown()
             self._runs_tab.save_settings()
             self._inside_tab.shutdown()
+            self._inside_tab.save_settings()
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_current_tab(self.tabs.currentIndex())
         self.settings.sync()

@@ -34,14 +34,14 @@ def workspace(tmp_path, base_run):
 
 @pytest.fixture
 def make_tab(qtbot):
-    from gui.inside_tab import InsideTab
+    from gui.inside import InsideTab
     from gui.workers import JobRunner
 
     made = []
 
-    def make(workspace):
+    def make(workspace, settings=None):
         jobs = JobRunner()
-        tab = InsideTab(jobs, workspace=workspace)
+        tab = InsideTab(jobs, settings, workspace=workspace)
         qtbot.addWidget(tab)
         tab.resize(1280, 800)
         tab.show()
@@ -56,13 +56,13 @@ def make_tab(qtbot):
 
 def open_run(qtbot, tab, run_dir):
     tab.set_run(run_dir)
-    qtbot.waitUntil(lambda: tab.opened is not None and not tab.jobs.busy, timeout=120_000)
+    qtbot.waitUntil(lambda: tab.state.opened is not None and not tab.jobs.busy, timeout=120_000)
 
 
 def compute(qtbot, tab, method="pca"):
     tab.set_method(method)
     tab.compute()
-    qtbot.waitUntil(lambda: tab.embedding is not None and not tab.jobs.busy, timeout=120_000)
+    qtbot.waitUntil(lambda: tab.state.embedding is not None and not tab.jobs.busy, timeout=120_000)
 
 
 def click_scene(qtbot, view, scene_pos: QPointF) -> None:
@@ -71,19 +71,20 @@ def click_scene(qtbot, view, scene_pos: QPointF) -> None:
 
 
 def test_feature_space_colours_by_class_marks_mistakes_and_caches(qtbot, make_tab, workspace, errors):
-    from gui.widgets.feature_scatter import class_colors
+    from gui.inside.feature_scatter import class_colors
 
     run_dir = next((workspace / "runs").iterdir())
     tab = make_tab(workspace)
-    assert [s.kind for s in tab.sources] == ["run", "model"]  # the run, then the shipped model
+    assert [s.kind for s in tab.state.sources] == ["run", "model"]  # the run, then the shipped model
     open_run(qtbot, tab, run_dir)
-    assert tab.layer_combo.currentData() == "features"
-    assert tab.embedding is None and "Compute" in tab.scatter.placeholder.toPlainText()
-    assert tab.compute_button.isEnabled()
+    page = tab.embedding_page
+    assert page.layer_combo.currentData() == "features"
+    assert tab.state.embedding is None and "Compute" in page.scatters[0].placeholder.toPlainText()
+    assert page.compute_button.isEnabled()
 
     compute(qtbot, tab, "pca")
-    data = tab.opened.data
-    scatter = tab.scatter
+    data = tab.state.opened.data
+    scatter = page.scatters[0]
     assert len(scatter.coords) == len(data) == 1000
     # Every point has its true class's colour; the mistakes (and only they) are crosses.
     colours = scatter.point_colors()
@@ -93,7 +94,7 @@ def test_feature_space_colours_by_class_marks_mistakes_and_caches(qtbot, make_ta
     assert len(wrong) == 38 and np.array_equal(np.sort(scatter.wrong_rows()), wrong)
     assert scatter.legend.items and len(scatter.legend.items) == 11  # ten classes + "wrong"
     assert (run_dir / "embeddings" / "features-pca-2d.npz").exists()
-    assert "PCA of 'features'" in tab.feature_status.text()
+    assert "PCA of 'features'" in page.status.text()
 
     # Hover: the card shows the thumbnail, the true and the predicted class.
     row = int(wrong[0])
@@ -111,15 +112,15 @@ def test_feature_space_colours_by_class_marks_mistakes_and_caches(qtbot, make_ta
     clicked_run, clicked_row = signal.args
     assert clicked_run == run_dir
     assert np.allclose(scatter.coords[clicked_row], scatter.coords[row], atol=np.abs(scatter.coords).max() / 50)
-    assert tab.row_spin.value() == clicked_row and scatter.highlighted == clicked_row
+    assert tab.activations_page.row_spin.value() == clicked_row and scatter.highlighted == clicked_row
 
     # A new tab (the app started again) shows the cached picture without computing.
     tab2 = make_tab(workspace)
     tab2.set_method("pca")
     open_run(qtbot, tab2, run_dir)
-    assert tab2.embedding is not None and tab2.embedding.cached
-    assert np.array_equal(tab2.scatter.coords, scatter.coords)
-    assert "kept in the run folder" in tab2.feature_status.text()
+    assert tab2.state.embedding is not None and tab2.state.embedding.cached
+    assert np.array_equal(tab2.embedding_page.scatters[0].coords, scatter.coords)
+    assert "kept in the run folder" in tab2.embedding_page.status.text()
     assert not errors
 
 
@@ -141,13 +142,14 @@ def test_tsne_runs_off_the_gui_thread_with_elapsed_time(qtbot, make_tab, workspa
     open_run(qtbot, tab, run_dir)
     tab.set_method("tsne")
     tab.compute()
-    assert tab.stop_button.isEnabled() and not tab.compute_button.isEnabled()
-    assert tab.progress.isVisible()
-    qtbot.waitUntil(lambda: " s" in tab.feature_status.text(), timeout=30_000)  # elapsed time shown
-    qtbot.waitUntil(lambda: tab.embedding is not None and not tab.jobs.busy, timeout=120_000)
-    assert seen == ["tsne"] and tab.embedding.method == "tsne"
-    assert "t-SNE of 'features'" in tab.feature_status.text()
-    assert not tab.progress.isVisible() and tab.compute_button.isEnabled()
+    page = tab.embedding_page
+    assert page.stop_button.isEnabled() and not page.compute_button.isEnabled()
+    assert page.progress.isVisible()
+    qtbot.waitUntil(lambda: " s" in page.status.text(), timeout=30_000)  # elapsed time shown
+    qtbot.waitUntil(lambda: tab.state.embedding is not None and not tab.jobs.busy, timeout=120_000)
+    assert seen == ["tsne"] and tab.state.embedding.method == "tsne"
+    assert "t-SNE of 'features'" in page.status.text()
+    assert not page.progress.isVisible() and page.compute_button.isEnabled()
 
 
 def test_two_runs_side_by_side_ring_the_same_image(qtbot, make_tab, workspace):
@@ -156,17 +158,19 @@ def test_two_runs_side_by_side_ring_the_same_image(qtbot, make_tab, workspace):
     shutil.copytree(run_a, run_b)
     tab = make_tab(workspace)
     open_run(qtbot, tab, run_a)
-    tab.compare_combo.setCurrentIndex(tab.compare_combo.findData(str(run_b)))
-    tab._on_compare_chosen(tab.compare_combo.currentIndex())
-    assert tab.right_stack.isVisible() and tab.compare_scatter.isVisible()
+    page = tab.embedding_page
+    scatter, compare_scatter = page.scatters
+    page.compare_combo.setCurrentIndex(page.compare_combo.findData(str(run_b)))
+    page.compare_combo.activated.emit(page.compare_combo.currentIndex())  # as when the user picks it
+    assert page.stacks[1].isVisible() and compare_scatter.isVisible()
     compute(qtbot, tab, "pca")
-    qtbot.waitUntil(lambda: tab.compare_embedding is not None, timeout=60_000)
-    assert len(tab.compare_scatter.coords) == len(tab.scatter.coords) == 1000
+    qtbot.waitUntil(lambda: tab.state.compare_embedding is not None, timeout=60_000)
+    assert len(compare_scatter.coords) == len(scatter.coords) == 1000
     assert (run_b / "embeddings" / "features-pca-2d.npz").exists()
-    tab.scatter.hover_row(17)
-    assert tab.compare_scatter.highlighted == 17
-    tab.compare_scatter.hover_row(23)
-    assert tab.scatter.highlighted == 23
+    scatter.hover_row(17)
+    assert compare_scatter.highlighted == 17
+    compare_scatter.hover_row(23)
+    assert scatter.highlighted == 23
 
 
 def test_activation_grid_matches_the_layer_and_enlarges_a_clicked_map(qtbot, make_tab, workspace):
@@ -175,14 +179,15 @@ def test_activation_grid_matches_the_layer_and_enlarges_a_clicked_map(qtbot, mak
     run_dir = next((workspace / "runs").iterdir())
     tab = make_tab(workspace)
     open_run(qtbot, tab, run_dir)
-    model = tab.opened.loaded.model
+    model = tab.state.opened.loaded.model
     tab.set_test_image(3)
     assert tab.pages.currentIndex() == 1
-    assert tab.act_layer_combo.currentData() == "conv1"
+    page = tab.activations_page
+    assert page.layer_combo.currentData() == "conv1"
     qtbot.waitUntil(lambda: not tab.activations_busy, timeout=60_000)
-    grid = tab.grid
+    grid = page.grid
     # The grid shows test image 3 (not the first image shown when the run opened).
-    expected = activations.activations(model, tab.opened.data.images.model_input(3, (28, 28, 1)), "conv1")
+    expected = activations.activations(model, tab.state.opened.data.images.model_input(3, (28, 28, 1)), "conv1")
     np.testing.assert_allclose(grid.values, expected, rtol=1e-5, atol=1e-6)
     shape = tuple(model.get_layer("conv1").output.shape[1:])
     assert grid.values.shape == shape == (26, 26, 32)
@@ -203,11 +208,77 @@ def test_activation_grid_matches_the_layer_and_enlarges_a_clicked_map(qtbot, mak
     assert np.array_equal(grid.zoom_image.image, grid.values[..., 9])
 
     # Last conv, then the dense layer as a bar strip.
-    tab.last_conv_button.click()
+    page.last_conv_button.click()
     qtbot.waitUntil(lambda: grid.values is not None and grid.values.shape == (11, 11, 64), timeout=60_000)
-    tab.dense_button.click()
+    page.dense_button.click()
     qtbot.waitUntil(lambda: grid.values is not None and grid.values.shape == (128,), timeout=60_000)
     assert grid.stack.currentWidget() is grid.bars_view
+
+
+def test_a_superseded_activations_request_never_reaches_the_grid(qtbot, make_tab, workspace, monkeypatch):
+    """Changing the layer while conv1's maps are computed: conv1's (late) result is never drawn."""
+    import threading
+
+    from core import activations
+
+    real = activations.activations
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow_for_conv1(model, image, layer):
+        if layer == "conv1":
+            started.set()
+            release.wait(30)  # conv1 finishes only after the newer request has been made
+        return real(model, image, layer)
+
+    run_dir = next((workspace / "runs").iterdir())
+    tab = make_tab(workspace)
+    open_run(qtbot, tab, run_dir)
+    qtbot.waitUntil(lambda: not tab.activations_busy, timeout=60_000)  # the first image's conv1
+    page = tab.activations_page
+    drawn = []
+    real_set = page.grid.set_activations
+
+    def record(values, name, *args):
+        drawn.append(name)
+        real_set(values, name, *args)
+
+    monkeypatch.setattr(page.grid, "set_activations", record)
+    monkeypatch.setattr(activations, "activations", slow_for_conv1)
+
+    tab.set_test_image(5)  # conv1 of test image 5: held in the worker
+    qtbot.waitUntil(started.is_set, timeout=30_000)
+    page.last_conv_button.click()  # a newer request supersedes it
+    assert tab.activations_busy
+    release.set()
+    qtbot.waitUntil(lambda: not tab.activations_busy and not tab.jobs.busy, timeout=60_000)
+    qtbot.wait(50)
+    last_conv = tab.state.shortcut_layer("last_conv")
+    assert last_conv != "conv1" and drawn == [last_conv], "only the newest request is drawn"
+    assert page.grid.values.shape == (11, 11, 64)
+
+
+def test_the_tab_remembers_method_and_splitter(qtbot, make_tab, tmp_path):
+    from gui.settings import AppSettings
+
+    settings = AppSettings()
+    tab = make_tab(tmp_path / "empty", settings)
+    assert tab.current_method() == "tsne"  # nothing remembered yet
+    tab.set_method("pca")
+    tab.embedding_page.set_compare_visible(True)
+    tab.embedding_page.plots.setSizes([700, 300])
+    sizes = tab.embedding_page.plots.sizes()
+    tab.save_settings()
+    assert settings.tab_state("inside") == {"method": "pca", "three_d": False}
+    settings.sync()
+
+    again = make_tab(tmp_path / "empty", AppSettings())
+    assert again.current_method() == "pca"
+    assert again.embedding_page.method_combo.currentData() == "pca"
+    again.embedding_page.set_compare_visible(True)
+    qtbot.wait(50)  # the splitter lays out the plot it shows again
+    restored = again.embedding_page.plots.sizes()
+    assert restored[0] / sum(restored) == pytest.approx(sizes[0] / sum(sizes), abs=0.01)
 
 
 def test_an_image_from_another_tab_uses_that_tabs_model(qtbot, make_tab, workspace):
@@ -219,28 +290,30 @@ def test_an_image_from_another_tab_uses_that_tabs_model(qtbot, make_tab, workspa
     image = np.zeros((56, 56, 3), np.uint8)  # not the model's size: resized and made grey
     image[10:46, 24:32] = 255
     tab.set_image(image, loaded, "my-digit.png")
-    assert tab.image_source.currentData() == "external"
-    assert "my-digit.png" in tab.image_source.currentText()
-    assert tab.external.image.shape == (28, 28, 1)
+    page = tab.activations_page
+    assert page.image_source.currentData() == "external"
+    assert "my-digit.png" in page.image_source.currentText()
+    assert tab.state.external.image.shape == (28, 28, 1)
     qtbot.waitUntil(lambda: not tab.activations_busy, timeout=60_000)
-    assert tab.grid.values.shape == (26, 26, 32)
-    tab.act_layer_combo.setCurrentIndex(tab.act_layer_combo.findData("predictions"))
-    qtbot.waitUntil(lambda: tab.grid.values is not None and tab.grid.values.shape == (10,), timeout=60_000)
-    assert np.isclose(tab.grid.values.sum(), 1.0, atol=1e-4)
-    ticks = tab.grid.bars_view.getAxis("bottom")._tickLevels
+    assert page.grid.values.shape == (26, 26, 32)
+    page.layer_combo.setCurrentIndex(page.layer_combo.findData("predictions"))
+    qtbot.waitUntil(lambda: page.grid.values is not None and page.grid.values.shape == (10,), timeout=60_000)
+    assert np.isclose(page.grid.values.sum(), 1.0, atol=1e-4)
+    ticks = page.grid.bars_view.getAxis("bottom")._tickLevels
     assert ticks and [t[1] for t in ticks[0]] == loaded.class_names
 
 
 def test_the_3d_option_says_why_it_is_missing_offscreen(qtbot, make_tab, tmp_path):
     tab = make_tab(tmp_path / "empty")
-    assert not tab.three_d.isVisible() and not tab.three_d.isEnabled()
-    assert tab.three_d_note.isVisible() and "OpenGL" in tab.three_d_note.toolTip()
-    assert not tab.compute_button.isEnabled()  # nothing opened yet
-    assert [s.kind for s in tab.sources] == ["model"]
+    page = tab.embedding_page
+    assert not page.three_d.isVisible() and not page.three_d.isEnabled()
+    assert page.three_d_note.isVisible() and "OpenGL" in page.three_d_note.toolTip()
+    assert not page.compute_button.isEnabled()  # nothing opened yet
+    assert [s.kind for s in tab.state.sources] == ["model"]
 
 
 def test_scatter_colours_follow_the_classes_given(qtbot):
-    from gui.widgets.feature_scatter import FeatureScatter, class_colors, nearest_point
+    from gui.inside.feature_scatter import FeatureScatter, class_colors, nearest_point
 
     scatter = FeatureScatter()
     qtbot.addWidget(scatter)
