@@ -17,7 +17,7 @@ called from a Qt proxy model would take a large fraction of a second. "Row" ever
 the evaluation; ``evaluation.indices[row]`` is the image's position in the test split, which is what
 people see as its index.
 
-Nothing here imports Qt; the Gallery tab (gui/gallery_tab.py) is a face on this module.
+Nothing here imports Qt; the Gallery tab (gui/gallery/) is a face on this module.
 """
 
 from __future__ import annotations

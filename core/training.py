@@ -138,6 +138,7 @@ def step_decay(config: TrainConfig, epoch: int) -> float:
 
 log = logging.getLogger(__name__)
 
+
 def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None, classifier=None):
     """The callbacks of one ``fit``, in the order core/callbacks.py explains; returns
     ``(records, best, callbacks)``: epochs done come from ``records``, the best epoch from ``best``."""

@@ -25,9 +25,11 @@ is stopped and saved, resumable); a second Ctrl+C quits at once.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
+import threading
 import time
 
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -122,9 +124,35 @@ def create_application(argv: list[str]) -> QApplication:
     return app
 
 
+def log_uncaught_exceptions() -> None:
+    """Errors that escape a Qt slot or a thread go to the log file too (and to stderr, as before)."""
+    log = logging.getLogger("gui")
+    previous_hook, previous_thread_hook = sys.excepthook, threading.excepthook
+
+    def hook(kind, value, tb) -> None:
+        log.critical("Uncaught %s", kind.__name__, exc_info=(kind, value, tb))
+        previous_hook(kind, value, tb)
+
+    def thread_hook(args) -> None:
+        if args.exc_type is not None and not issubclass(args.exc_type, SystemExit):
+            log.critical(
+                "Uncaught %s in thread %s",
+                args.exc_type.__name__,
+                args.thread,
+                exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+            )
+        previous_thread_hook(args)
+
+    sys.excepthook, threading.excepthook = hook, thread_hook
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Open the main window and run the event loop; returns the exit code."""
+    from core.logs import setup_logging
+
     marks = [("qt-imported", process_seconds())]
+    setup_logging()  # <workspace>/logs/cnn-workbench.log, rotating; stderr when it cannot be written
+    log_uncaught_exceptions()
     app = create_application(list(argv or sys.argv[:1]))
     from gui.main_window import MainWindow
     from gui.settings import AppSettings

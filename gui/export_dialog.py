@@ -250,6 +250,13 @@ class ExportDialog(QDialog):
             pass
         if target.parent.exists() and not target.parent.is_dir():
             return f"{target.parent} is a file, not a folder."
+        from core.errors import WorkbenchError
+        from core.export import check_target
+
+        try:  # a file of another kind is never replaced; an earlier export of this kind is asked about
+            check_target(target, self.format, overwrite=True)
+        except WorkbenchError as exc:
+            return str(exc)
         return None
 
     def confirm_replace(self, target: Path) -> bool:
@@ -294,7 +301,7 @@ class ExportDialog(QDialog):
             from core.export import export_model
 
             reporter.on_message("Exporting and checking the export on test images ...")
-            return export_model(model, target, fmt)
+            return export_model(model, target, fmt, overwrite=True)  # replacing was confirmed above
 
         self.task.start(job)
         self._update_buttons()

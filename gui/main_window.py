@@ -370,7 +370,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.predict_tab)
 
     def train_again(self, config: dict) -> None:
-        from core.training import TrainConfig
+        from core.config import TrainConfig
 
         if self.train_tab.running:
             self.show_status("Stop the current run before loading other settings.", 5000)
@@ -393,7 +393,12 @@ class MainWindow(QMainWindow):
         self.guide.show()
 
     def show_about(self) -> None:
-        extra = f"<p>Settings: {self.settings.path}<br>Runs: {paths.runs_dir(self.workspace)}</p>"
+        from core.logs import log_path
+
+        extra = (
+            f"<p>Settings: {self.settings.path}<br>Runs: {paths.runs_dir(self.workspace)}<br>"
+            f"Log (attach it to a bug report): {log_path(self.workspace)}</p>"
+        )
         dialogs.show_about(self, extra)
 
     # ==========================================================================================

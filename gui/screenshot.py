@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["CNN_WORKBENCH_HOME"] = str(Path(tmp) / "workspace")
         from PySide6.QtWidgets import QSizePolicy
 
-        from core.training import TrainConfig
+        from core.config import TrainConfig
         from gui.app import create_application
         from gui.main_window import MainWindow
         from gui.settings import AppSettings
@@ -60,25 +60,25 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         window.finish_startup()
         tab = window.train_tab
-        _wait(app, lambda: tab.tf_ready and not window.jobs.busy and tab._preview is not None)
+        _wait(app, lambda: tab.tf_ready and not window.jobs.busy and tab.state.preview is not None)
         tab.apply_config(TrainConfig(epochs=args.epochs))
-        _wait(app, lambda: not window.jobs.busy and tab._preview is not None)
+        _wait(app, lambda: not window.jobs.busy and tab.state.preview is not None)
         tab.setup_tabs.setCurrentIndex(0)
         assert tab.start_training(), tab.start_problem()
         epochs: list[int] = []
         tab.worker.epoch_end.connect(lambda e, logs: epochs.append(e))
         _wait(app, lambda: len(epochs) >= args.at_epoch)
         # Into the next epoch a little, so the epoch bar and the per-batch line are mid-way.
-        target = tab._batches_done + max(1, tab._steps // 2)
-        _wait(app, lambda: tab._batches_done >= target)
+        target = tab.monitor.batches_done + max(1, tab.monitor.steps // 2)
+        _wait(app, lambda: tab.monitor.batches_done >= target)
         tab.plots.redraw()
-        tab._refresh_progress()
+        tab.monitor.refresh_progress()
         app.processEvents()
         window.grab().save(str(out / "train-tab.png"))
         tab.stop_training()
-        _wait(app, lambda: tab.state == "idle")
+        _wait(app, lambda: not tab.running)
         tab.setup_tabs.setCurrentIndex(1)
-        _wait(app, lambda: not window.jobs.busy and tab.summary.summary is not None)
+        _wait(app, lambda: not window.jobs.busy and tab.model_page.summary.summary is not None)
         app.processEvents()
         window.grab().save(str(out / "train-tab-model.png"))
         window.close()

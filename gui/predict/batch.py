@@ -78,9 +78,7 @@ class BatchController(QObject):
 
     def stop(self) -> None:
         """Stop the batch; the rows done so far stay (its end arrives, as "cancelled")."""
-        worker = self.task.worker
-        if worker is not None:
-            self.task.runner.discard(worker)
+        self.task.stop()
 
     def clear(self) -> None:
         """Drop the batch without a word, and its rows, and what the view shows."""

@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from core.training import TrainConfig
+from core.config import TrainConfig
 from gui.train.dataset_preview import DatasetPreview
 from gui.widgets.fields import Form, combo, spin
 

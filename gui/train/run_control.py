@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QMessageBox
 
+from core.config import TrainConfig
 from core.errors import WorkbenchError
-from core.training import TrainConfig
 from gui import dialogs
 from gui.tasks import TaskFailure, TaskSlot
 from gui.train.result_box import describe_result, pct
@@ -153,7 +153,7 @@ class RunControl(QObject):
         self.monitor.resumed()
         self.batches_at_stop = worker.batches_seen
         # Not started yet: dropped at once, it ends as cancelled(None); running: stops after this batch.
-        self.jobs.discard(worker)
+        self.task.stop()
         if self.worker is worker and self.state.can("stop"):
             self._fire("stop")
 

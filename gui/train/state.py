@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.config import TrainConfig
 from core.errors import ModelError, OfflineError, OutOfMemoryError
-from core.training import TrainConfig
 
 
 class Phase(str, enum.Enum):

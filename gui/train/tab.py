@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QFrame, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from core.training import TrainConfig
+from core.config import TrainConfig
 from gui.settings import AppSettings
 from gui.train.dataset_page import DatasetPage
 from gui.train.hyperparameters import HyperParameterForm

@@ -92,7 +92,7 @@ class PreviewAndSummary(QObject):
             from core import datasets
 
             if is_folder:
-                folder_scan = scan or datasets.scan_folder(name, on_progress=reporter.on_progress)
+                folder_scan = scan or datasets.scan_folder(name, reporter=reporter)
                 ds = datasets.folder_dataset(
                     folder_scan,
                     image_size=image_size,
@@ -104,7 +104,7 @@ class PreviewAndSummary(QObject):
                 )
                 return folder_scan, make_preview(ds, key=key, scan=folder_scan)
             ds = datasets.load_dataset(
-                name, validation_split=val, test_split=test, seed=seed, limit=limit, on_progress=reporter.on_progress
+                name, validation_split=val, test_split=test, seed=seed, limit=limit, reporter=reporter
             )
             return None, make_preview(ds, key=key)
 

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from core import callbacks, runs
+from core.backup import BACKUP_DIR, backup_epoch
+from core.config import TrainConfig
 from core.reporting import CancelToken, NullReporter
-from core.training import BACKUP_DIR, TrainConfig, backup_epoch, resume_run, train
+from core.training import resume_run, train
 
 STEPS = 4
 

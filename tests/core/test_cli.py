@@ -124,8 +124,9 @@ def test_continue_and_resume_from_the_command_line(capsys):
 
 
 def test_resume_a_stopped_run_from_the_command_line(capsys):
+    from core.config import TrainConfig
     from core.reporting import CancelToken, NullReporter
-    from core.training import TrainConfig, train
+    from core.training import train
 
     cancel = CancelToken()
 

@@ -107,7 +107,7 @@ def make_window(qtbot, tmp_path):
 @pytest.fixture
 def tiny_config():
     """Makes configs for runs of a few seconds: 200 images of the bundled sample, simple-cnn-1."""
-    from core.training import TrainConfig
+    from core.config import TrainConfig
 
     def make(**overrides):
         values = dict(

@@ -53,3 +53,27 @@ def test_ctrl_c_closes_the_app_without_a_traceback(tmp_path):
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert "Ctrl+C: stopping any run, saving and closing" in err
     assert (tmp_path / "settings.ini").exists(), "the window saved its settings as on a normal close"
+    log = tmp_path / "workspace" / "logs" / "cnn-workbench.log"
+    assert "CNN Workbench" in log.read_text(encoding="utf-8"), "the app writes its log in the workspace"
+
+
+def test_uncaught_errors_reach_the_log(caplog, monkeypatch):
+    import threading
+
+    from gui import app
+
+    seen = []
+    monkeypatch.setattr("sys.excepthook", lambda *exc: seen.append(exc[0]))
+    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.exc_type))
+    app.log_uncaught_exceptions()
+    try:
+        raise ValueError("a slot went wrong")
+    except ValueError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    thread = threading.Thread(target=lambda: 1 / 0, name="worker-x")
+    thread.start()
+    thread.join()
+    assert seen == [ValueError, ZeroDivisionError], "the earlier hooks still run"
+    texts = [r.getMessage() for r in caplog.records if r.name == "gui"]
+    assert "Uncaught ValueError" in texts[0] and "in thread" in texts[1]
+    assert caplog.records[0].exc_info is not None

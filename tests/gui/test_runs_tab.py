@@ -30,8 +30,9 @@ SHIPPED = paths.WEIGHTS_DIR / "mnist-sample-simple-cnn-2.keras"
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory):
     """Two tiny finished runs that differ only in the learning rate (trained once for the module)."""
+    from core.config import TrainConfig
     from core.datasets.base import Dataset, Split
-    from core.training import TrainConfig, train
+    from core.training import train
 
     rng = np.random.default_rng(0)
     n = 60
@@ -520,7 +521,8 @@ def test_export_dialog_shows_a_refusal_and_asks_before_replacing(qtbot, tmp_path
     from gui.export_dialog import ExportDialog
     from gui.workers import JobRunner
 
-    def refuse(model, target, fmt):
+    def refuse(model, target, fmt, **options):
+        assert options == {"overwrite": True}  # asked below, before the job started
         raise WorkbenchError("The TensorFlow Lite export did not reproduce the model: it was removed.")
 
     monkeypatch.setattr(core.export, "export_model", refuse)
@@ -539,6 +541,15 @@ def test_export_dialog_shows_a_refusal_and_asks_before_replacing(qtbot, tmp_path
     assert dialog.result.text().startswith("Not exported: The TensorFlow Lite export did not reproduce")
     dialog.set_target(SHIPPED)
     assert not dialog.start_export() and "model file itself" in dialog.result.text()
+    album = tmp_path / "album"
+    album.mkdir()
+    (album / "a.png").write_bytes(b"png")
+    dialog.set_format("savedmodel")
+    dialog.set_target(album)
+    asked = []
+    dialog.confirm_replace = lambda path: asked.append(path) or True
+    assert not dialog.start_export() and "not a SavedModel" in dialog.result.text()
+    assert asked == [] and [p.name for p in album.iterdir()] == ["a.png"], "never offered to replace a user's folder"
     assert jobs.shutdown(30_000)
 
 
@@ -656,8 +667,9 @@ def test_a_training_run_is_followed_while_the_tab_is_shown(make_tab, workspace, 
 def test_table_command_line_and_model_lists_agree_on_a_run_with_epochs_without_validation(
     make_tab, workspace, monkeypatch, capsys
 ):
-    from core import cli
     from gui.widgets.model_picker import list_entries
+
+    from core import cli
 
     run = make_fake_run(workspace / "runs", 0)
     # Epochs 1-2 had no validation; their training accuracy (0.99) is not a validation accuracy.
@@ -738,7 +750,8 @@ def test_runs_tab_and_export_dialog_settings_round_trip(make_tab, workspace, qtb
     qtbot.addWidget(dialog)
     assert dialog.format == "savedmodel" and dialog.target == tmp_path / "exports" / "digits-savedmodel"
 
-    def refuse(model, target, fmt):
+    def refuse(model, target, fmt, **options):
+        assert options == {"overwrite": True}  # asked below, before the job started
         raise WorkbenchError("not now")
 
     monkeypatch.setattr(core.export, "export_model", refuse)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray
 
-from core.training import TrainConfig
+from core.config import TrainConfig
 from gui.settings import AppSettings
 
 

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from core.config import TrainConfig
 from core.errors import DatasetError, ModelError, OfflineError, OutOfMemoryError, WorkbenchError
-from core.training import TrainConfig
 from gui.train.state import (
     ACTIVE,
     AT_REST,

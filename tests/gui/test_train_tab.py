@@ -187,7 +187,7 @@ def test_out_of_memory_offers_to_halve_the_batch_size_by_the_errors_type(make_wi
 
 
 def test_the_tab_keeps_its_config_and_layout_in_the_settings(make_window, tiny_config):
-    from core.training import TrainConfig
+    from core.config import TrainConfig
     from gui.settings import AppSettings
 
     tab = make_window(wait_for_tf=False).train_tab
