@@ -50,11 +50,6 @@ def current_learning_rate(optimizer) -> float:
     return float(np.asarray(optimizer.learning_rate))
 
 
-def epoch_score(logs: dict[str, float]) -> float:
-    """What makes an epoch the best: validation accuracy, else training accuracy."""
-    return logs.get("val_accuracy", logs.get("accuracy", -math.inf))
-
-
 class EpochClock(keras.callbacks.Callback):
     """Times each epoch and counts its training batches.
 
@@ -144,8 +139,10 @@ class LearningRateByEpoch(keras.callbacks.Callback):
 
 
 class BestWeights(keras.callbacks.Callback):
-    """Keeps the best epoch's weights (by :func:`epoch_score`) in memory, so Stop keeps the best
-    model so far, and in ``path`` (best.weights.h5), so a resumed run still knows them.
+    """Keeps the best epoch's weights in memory, so Stop keeps the best model so far, and in ``path``
+    (best.weights.h5), so a resumed run still knows them. The best epoch is decided by the one rule,
+    :func:`core.runs.best_epoch`, over the run's history and this epoch, so the model saved is the
+    one the Runs table and the command line call best.
 
     ``keep`` is the model whose weights are kept when it is not the one being fitted (with a centre
     loss, Keras fits a training wrapper around the classifier). ``best_so_far`` is ``(score, epoch,
@@ -157,12 +154,14 @@ class BestWeights(keras.callbacks.Callback):
         self,
         path: Path,
         clock: EpochClock,
+        history: runs.HistoryWriter,
         keep: keras.Model | None = None,
         best_so_far: tuple[float, int | None, list | None] | None = None,
     ) -> None:
         super().__init__()
         self.path = Path(path)
         self.clock = clock
+        self.history = history
         self.keep = keep
         self.value, self.epoch, self.weights = best_so_far or (-math.inf, None, None)
         self.file_epoch: int | None = None
@@ -171,10 +170,10 @@ class BestWeights(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.clock.cut_short:
             return
-        score = epoch_score(plain_floats(logs))
-        if score > self.value:
+        best = runs.best_epoch([*self.history.rows, {"epoch": epoch + 1, **plain_floats(logs)}])
+        if best is not None and best.epoch == epoch + 1:
             kept = self.keep if self.keep is not None else self.model
-            self.value, self.epoch = score, epoch + 1
+            self.value, self.epoch = best.value, best.epoch
             self.weights = [w.copy() for w in kept.get_weights()]
             atomic.write_with(self.path, kept.save_weights, suffix=".weights.h5")
             self.file_epoch, self.file_model = epoch + 1, kept

@@ -147,7 +147,7 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_f
     from core import callbacks as cb
 
     clock = cb.EpochClock(steps, cancel)
-    best = cb.BestWeights(run_dir / BEST_WEIGHTS, clock, keep=classifier, best_so_far=best_so_far)
+    best = cb.BestWeights(run_dir / BEST_WEIGHTS, clock, history, keep=classifier, best_so_far=best_so_far)
     records = cb.RecordEpochs(run_dir, history, reporter, clock, best)
     callbacks: list = [clock, cb.ReportBatches(reporter, steps), cb.FollowCancelToken(cancel, reporter)]
     if config.schedule == "step":

@@ -49,7 +49,8 @@ def describe_saved_run(info, history: list[dict], best: int | None) -> tuple[str
     headline = f"Test accuracy {pct(acc)}" if acc is not None else f"Run {info.state}"
     details = [info.state, f"{int(status.get('epochs_done') or len(history))} epochs"]
     if best:
-        bva = status.get("best_val_accuracy")
+        has_val = info.best is not None and info.best.metric == "val_accuracy"
+        bva = info.best_val if has_val else None
         details.append(f"best epoch {best}" + (f" (validation {bva:.4f})" if isinstance(bva, float) else ""))
     if status.get("seconds"):
         details.append(format_duration(float(status["seconds"])))

@@ -387,7 +387,7 @@ class TrainTab(QWidget):
         run_dir = runs.resolve_run(str(run_dir), self.workspace)
         info = runs.read_run(run_dir)
         history = runs.read_history(run_dir)
-        best = info.status.get("best_epoch") or info.metrics.get("best_epoch")
+        best = info.best_epoch  # the one best-epoch rule (core.runs.best_epoch)
         config = info.config or {}
         notes = [f"Note: {problem}" for problem in info.problems]
         if info.status.get("error"):

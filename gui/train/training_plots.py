@@ -20,6 +20,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
+from core import runs
+
 FRAME_HZ = 20  # frames per second during a run; each draws one plot or runs one frame task
 PARTS = ("loss", "accuracy", "lr")  # the plots a frame can draw
 WHOLE_RUN_EPOCHS = 20  # a live run this short shows its whole length on the x axis from the start
@@ -310,6 +312,7 @@ class TrainingPlots(QWidget):
         self._smoother_loss = _Smoother()
         self._smoother_acc = _Smoother()
         self.best_epoch: int | None = None
+        self._epoch_rows: list[dict[str, float]] = []  # what add_epoch was given, for the best-epoch rule
         self.best_score = -math.inf
         self._mode = "live"
         self._dirty: set[str] = set()  # parts with new batch points ("loss", "accuracy")
@@ -384,6 +387,7 @@ class TrainingPlots(QWidget):
         self._smoother_loss.reset()
         self._smoother_acc.reset()
         self.best_epoch, self.best_score = None, -math.inf
+        self._epoch_rows = []
         self._set_mode("live")
         self._planned_epochs = None
         self._x_max = 0.0
@@ -415,10 +419,11 @@ class TrainingPlots(QWidget):
             self._train_acc_epoch.append(x, logs["accuracy"])
         if logs.get("lr", 0) > 0:
             self._lr.append(x, logs["lr"])
-        # The same rule as core: best validation accuracy, else best training accuracy.
-        score = logs.get("val_accuracy", logs.get("accuracy"))
-        if score is not None and math.isfinite(score) and score > self.best_score:
-            self.best_score, self.best_epoch = score, epoch
+        # The star marks the epoch the run keeps: the one best-epoch rule of core.runs.
+        self._epoch_rows.append({"epoch": epoch, **logs})
+        best = runs.best_epoch(self._epoch_rows)
+        if best is not None:
+            self.best_score, self.best_epoch = best.value, best.epoch
         self._dirty_epochs.update(PARTS)
 
     def load_history(self, rows: list[dict[str, float]], best_epoch: int | None = None) -> None:

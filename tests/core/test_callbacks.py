@@ -126,3 +126,26 @@ def test_a_half_epoch_cut_by_stop_is_not_backed_up(tmp_path, cancelled_at):
         callbacks=[clock, CancelAt(), follow, callbacks.AtomicBackup(tmp_path, clock)],
     )
     assert json.loads((tmp_path / "training_metadata.json").read_text())["epoch"] == (1 if cancelled_at else 2)
+
+
+def test_the_weights_kept_are_those_of_the_epoch_the_runs_table_calls_best(tmp_path):
+    """One best-epoch rule: an epoch without validation never competes with one that has it, in
+    training as in core.runs.best_epoch (the old per-epoch score compared training accuracy 0.9
+    of epoch 1 with validation accuracy 0.5 of epoch 2 and kept epoch 1)."""
+    model = tiny_model(0)
+    history = runs.HistoryWriter(tmp_path, rows=[{"epoch": 1.0, "accuracy": 0.9, "loss": 0.3}])
+    clock = callbacks.EpochClock(STEPS, CancelToken())
+    clock.batches = STEPS  # a whole epoch
+    best = callbacks.BestWeights(tmp_path / "best.weights.h5", clock, history)
+    best.set_model(model)
+    epochs = [
+        {"accuracy": 0.95, "loss": 0.2, "val_accuracy": 0.5, "val_loss": 0.9},
+        {"accuracy": 0.99, "loss": 0.1, "val_accuracy": 0.4, "val_loss": 1.0},
+    ]
+    for epoch, logs in enumerate(epochs, start=1):
+        best.on_epoch_end(epoch, logs)
+        history.append({"epoch": epoch + 1, **logs})
+    assert (best.epoch, best.value) == (2, 0.5)
+    rule = runs.best_epoch(history.rows)
+    assert (rule.epoch, rule.value) == (best.epoch, best.value)
+    assert (tmp_path / "best.weights.h5").exists()
