@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -25,9 +25,10 @@ from core import paths
 from gui import dialogs
 from gui.gallery import GalleryTab
 from gui.garbage import collect_garbage_in_gui_thread
+from gui.menus import ModelCardViewer, build_menus
 from gui.settings import AppSettings
 from gui.train import TrainTab
-from gui.workers import JobRunner, run_in_thread
+from gui.workers import JobRunner
 
 
 class MainWindow(QMainWindow):
@@ -77,7 +78,8 @@ class MainWindow(QMainWindow):
         self.tabs.setTabToolTip(4, "Inside the network: t-SNE of features and activation maps.")
         self.setCentralWidget(self.tabs)
 
-        self._build_menus()
+        build_menus(self)
+        self.card_viewer = ModelCardViewer(self)
         self._build_status_bar()
         self.train_tab.status_message.connect(self.show_status)
         self.train_tab.running_changed.connect(self._on_running_changed)
@@ -173,63 +175,7 @@ class MainWindow(QMainWindow):
         )
 
     # ==========================================================================================
-    # Menus and status bar
-
-    def _build_menus(self) -> None:
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        self.open_model_action = self._action(
-            "Open &model...", "Ctrl+O", "Show a saved model's card: classes, input shape, metrics.", self.open_model
-        )
-        self.open_run_action = self._action(
-            "Open &run...",
-            "Ctrl+Shift+O",
-            "Show a saved run's curves, metrics and paths in the Train tab.",
-            self.open_run,
-        )
-        self.open_dataset_action = self._action(
-            "Open &dataset folder...",
-            "Ctrl+D",
-            "Train on your own images: a folder with one sub-folder per class.",
-            self.open_dataset_folder,
-        )
-        self.open_workspace_action = self._action(
-            "Show &workspace folder",
-            None,
-            "Open the folder where runs are saved in your file manager.",
-            self.open_workspace,
-        )
-        self.quit_action = self._action("&Quit", "Ctrl+Q", "Close the app (asks first if a run is going).", self.close)
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        for a in (self.open_model_action, self.open_run_action, self.open_dataset_action):
-            file_menu.addAction(a)
-        file_menu.addSeparator()
-        file_menu.addAction(self.open_workspace_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-
-        run_menu = menu.addMenu("&Run")
-        for a in (self.train_tab.start_action, self.train_tab.pause_action, self.train_tab.stop_action):
-            run_menu.addAction(a)
-
-        help_menu = menu.addMenu("&Help")
-        self.guide_action = self._action("&User guide", "F1", "Read the user guide.", self.show_user_guide)
-        self.about_action = self._action(
-            "&About CNN Workbench", None, "Versions of the app, TensorFlow, Keras and Qt.", self.show_about
-        )
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        help_menu.addAction(self.guide_action)
-        help_menu.addAction(self.about_action)
-
-    def _action(self, text: str, shortcut: str | None, tip: str, slot) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setStatusTip(tip)
-        action.setToolTip(tip)
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
+    # Status bar (the menus are built by gui/menus.py)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -255,56 +201,11 @@ class MainWindow(QMainWindow):
 
     def open_model(self, path: str | Path | None = None) -> None:
         """Show a model's card; without a card, load the model in the background to describe it."""
-        from core import cards
-        from core.errors import WorkbenchError
+        self.card_viewer.open(path)
 
-        if not path:
-            start = self.settings.last_dir("models", str(paths.runs_dir(self.workspace)))
-            path, _ = QFileDialog.getOpenFileName(self, "Open a model", start, "Keras models (*.keras);;All files (*)")
-            if not path:
-                return
-        model_path = Path(path)
-        self.settings.set_last_dir("models", str(model_path.parent))
-        try:
-            card = cards.read_card(model_path)
-        except WorkbenchError as exc:
-            dialogs.show_error(self, "Cannot read the model card", str(exc), exc.detail)
-            card = None
-        if not model_path.exists():
-            dialogs.show_error(self, "No such model", f"There is no model file at {model_path}.")
-            return
-        if card is not None:
-            self._show_card(model_path, card, None)
-            return
-        if self.tf_info is None:
-            self.show_status("This model has no card; it can be inspected once TensorFlow has loaded.", 6000)
-            return
-        self.show_status(f"Loading {model_path.name} to inspect it ...")
-
-        def job(reporter, cancel):
-            from core.inference import load_model
-
-            loaded = load_model(model_path)  # the one loader: safe_mode, checks, sentences for errors
-            return {
-                "input_shape": tuple(loaded.input_shape),
-                "outputs": len(loaded.class_names),
-                "params": int(loaded.model.count_params()),
-            }
-
-        run_in_thread(
-            self.jobs,
-            job,
-            name="Inspecting model",
-            context=self,
-            on_finished=lambda inferred: self._show_card(model_path, None, inferred),
-            on_failed=lambda message, detail: dialogs.show_error(self, "Cannot open the model", message, detail),
-        )
-
-    def _show_card(self, model_path: Path, card, inferred) -> None:
-        self.show_status("", 1)
-        self.card_dialog = dialogs.ModelCardDialog(self, model_path, card, inferred)
-        self.card_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.card_dialog.open()
+    @property
+    def card_dialog(self):
+        return self.card_viewer.dialog
 
     def open_run(self, path: str | Path | None = None) -> None:
         from core.errors import WorkbenchError
