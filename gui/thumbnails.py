@@ -20,6 +20,7 @@ Why it stays fast and small at 50,000 images:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict, deque
@@ -34,6 +35,8 @@ Fetch = Callable[[int, int], np.ndarray]
 
 DEFAULT_MAX_BYTES = 96 * 1024 * 1024
 MAX_QUEUE = 1024  # requests kept waiting; older ones are dropped (and asked again when seen again)
+
+log = logging.getLogger(__name__)
 
 
 def array_to_qimage(arr: np.ndarray) -> QImage:
@@ -283,6 +286,7 @@ class ThumbnailLoader(QObject):
             arr = fetch(row, side)
             image = array_to_qimage(arr)
         except Exception as exc:  # noqa: BLE001 - an unreadable image becomes a placeholder with a reason
+            log.debug("thumbnail of row %s not made", row, exc_info=True)
             reason = str(exc) or type(exc).__name__
             return _Entry(None, side, True, error=reason)
         native = max(image.width(), image.height()) < side

@@ -20,6 +20,7 @@ waits.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -36,6 +37,8 @@ from core.errors import OutOfMemoryError, WorkbenchError
 from core.reporting import Cancelled, CancelToken
 
 Job = Callable[[Any, CancelToken], Any]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -141,15 +144,18 @@ class JobWorker(QObject):
         except Cancelled:
             outcome, payload = "cancelled", None
         except WorkbenchError as exc:
+            log.info("%s: %s", self.name, exc, exc_info=True)
             self.error = exc
             outcome, payload = "failed", (str(exc), exc.detail or traceback.format_exc())
         except MemoryError:
+            log.warning("%s ran out of memory", self.name, exc_info=True)
             self.error = OutOfMemoryError(
                 "The job ran out of memory. Try a smaller batch size, smaller images or a smaller model.",
                 traceback.format_exc(),
             )
             outcome, payload = "failed", (str(self.error), self.error.detail)
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI as a signal
+            log.error("%s failed", self.name, exc_info=True)
             self.error = exc
             outcome, payload = (
                 "failed",
@@ -419,78 +425,3 @@ def _direct():
     from PySide6.QtCore import Qt
 
     return Qt.ConnectionType.DirectConnection
-
-
-def run_in_thread(
-    runner: JobRunner,
-    job: Job,
-    *,
-    name: str,
-    context: QObject,
-    key: str | None = None,
-    on_finished: Callable[[Any], None] | None = None,
-    on_failed: Callable[[str, str], None] | None = None,
-    on_cancelled: Callable[[Any], None] | None = None,
-    on_message: Callable[[str], None] | None = None,
-    on_progress: Callable[[int, int, str], None] | None = None,
-) -> JobWorker:
-    """Submit ``job`` to ``runner``; the callbacks run in the thread of ``context`` (the GUI thread).
-
-    ``context`` is usually the calling widget: if it is destroyed first, the callbacks are not run.
-    Returns the worker (for ``worker.cancel``).
-    """
-    worker = JobWorker(job, name=name, key=key)
-    relay = _Callbacks(context, on_finished, on_failed, on_cancelled, on_message, on_progress)
-    worker.finished.connect(relay.finished)
-    worker.failed.connect(relay.failed)
-    worker.cancelled.connect(relay.cancelled)
-    worker.message.connect(relay.message)
-    worker.progress.connect(relay.progress)
-    runner.submit(worker)
-    return worker
-
-
-class _Callbacks(QObject):
-    """Receives a worker's signals in the GUI thread (it lives there) and calls plain functions.
-
-    PySide6 runs a plain function connected to a worker signal in the emitting thread; slots of a
-    QObject living in the GUI thread are queued to it instead, which is what widgets need.
-    """
-
-    def __init__(self, context: QObject, on_finished, on_failed, on_cancelled, on_message, on_progress):
-        super().__init__(context)
-        self._on = {
-            "finished": on_finished,
-            "failed": on_failed,
-            "cancelled": on_cancelled,
-            "message": on_message,
-            "progress": on_progress,
-        }
-
-    def _call(self, what: str, *args) -> None:
-        fn = self._on.get(what)
-        if fn is not None:
-            fn(*args)
-
-    @Slot(object)
-    def finished(self, result) -> None:
-        self._call("finished", result)
-        self.deleteLater()
-
-    @Slot(str, str)
-    def failed(self, message: str, detail: str) -> None:
-        self._call("failed", message, detail)
-        self.deleteLater()
-
-    @Slot(object)
-    def cancelled(self, result) -> None:
-        self._call("cancelled", result)
-        self.deleteLater()
-
-    @Slot(str)
-    def message(self, text: str) -> None:
-        self._call("message", text)
-
-    @Slot(int, int, str)
-    def progress(self, done: int, total: int, what: str) -> None:
-        self._call("progress", done, total, what)

@@ -17,6 +17,7 @@ platform can draw it; the 2-D scatter works everywhere, offscreen included.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -44,6 +45,8 @@ POINT_SIZE = 6
 WRONG_SIZE = 10
 HOVER_PIXELS = 8  # a point this close to the pointer (in screen pixels) is under it
 MAX_LEGEND = 30  # more classes than this get no legend (it would not fit beside the plot)
+
+log = logging.getLogger(__name__)
 
 
 def class_colors(count: int) -> list[QColor]:
@@ -315,6 +318,7 @@ class FeatureScatter(QWidget):
             try:
                 arr = self.thumbnail(row)
             except Exception:  # noqa: BLE001 - an unreadable image must not break hovering
+                log.debug("no thumbnail for row %s", row, exc_info=True)
                 arr = None
             if arr is not None:
                 pixmap = array_pixmap(arr, 96)
@@ -380,10 +384,12 @@ def opengl_status() -> tuple[bool, str]:
     try:
         import OpenGL.GL  # noqa: F401
     except Exception:  # noqa: BLE001 - ImportError, or a broken OpenGL library
+        log.info("PyOpenGL cannot be imported", exc_info=True)
         return False, "The 3-D view needs PyOpenGL, which is not installed (pip install PyOpenGL)."
     try:
         import pyqtgraph.opengl  # noqa: F401
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any OpenGL failure: the 3-D view is offered off, with why
+        log.info("pyqtgraph.opengl cannot be imported", exc_info=True)
         return False, f"The 3-D view cannot start OpenGL here: {exc}"
     return True, "Show the embedding in 3-D (drag to rotate, wheel to zoom)."
 
