@@ -8,6 +8,8 @@ hangs (a deadlock seen in the tests). So collection runs only from a timer in th
 
 from __future__ import annotations
 
+import gc
+
 _collector = None
 
 
@@ -26,4 +28,5 @@ def collect_garbage_in_gui_thread(interval_s: float = 0.5):
         from pyqtgraph.util.garbage_collector import GarbageCollector
 
         _collector = GarbageCollector(interval=interval_s)
+    gc.disable()  # also when called again: whatever turned automatic collection back on, it stays off
     return _collector

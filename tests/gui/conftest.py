@@ -13,11 +13,13 @@ import pytest
 def garbage_collected_in_the_gui_thread():
     """As in the app (gui/garbage.py): no automatic collection, which could run in a job thread and
     free Qt objects there (a crash or a deadlock); the test's garbage is collected here, after it."""
+    from gui import garbage
+
     enabled = gc.isenabled()
     gc.disable()
     yield
     gc.collect()
-    if enabled:
+    if enabled and garbage._collector is None:  # once a window has set the app's policy, it stays
         gc.enable()
 
 

@@ -667,9 +667,8 @@ def test_a_training_run_is_followed_while_the_tab_is_shown(make_tab, workspace, 
 def test_table_command_line_and_model_lists_agree_on_a_run_with_epochs_without_validation(
     make_tab, workspace, monkeypatch, capsys
 ):
-    from gui.widgets.model_picker import list_entries
-
     from core import cli
+    from gui.predict.model_picker import list_entries
 
     run = make_fake_run(workspace / "runs", 0)
     # Epochs 1-2 had no validation; their training accuracy (0.99) is not a validation accuracy.
