@@ -141,6 +141,11 @@ def run_workers(
         if bad and all(p.returncode == 2 for p in procs):
             tail = (folder / "workers.log").read_text(errors="replace").strip().splitlines()[-1:]
             raise StudyError(f"The study's workers could not start: {tail[0] if tail else 'see workers.log'}")
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()  # each worker stops its trial within a batch and queues it again
+        raise
     finally:
         deadline_kill = time.time() + 60
         for p in procs:
@@ -174,9 +179,36 @@ def run_study(
         raise StudyError(f"--jobs must be at least 1, not {jobs}.")
     study, backend, folder, created = prepare(plan, workspace)
     url = storage_mod.storage_url(plan, folder)
-    if serve is not None:
-        start_server(url, *serve)
-    return _run(study, plan, folder, url, created, jobs, workspace, cancel, on_trial, in_process, reporter)
+    if serve is None:
+        return _run(study, plan, folder, url, created, jobs, workspace, cancel, on_trial, in_process, reporter)
+    start_server(url, *serve)
+    seen: set[int] = set()
+
+    def note(t) -> None:
+        seen.add(t.number)
+        if on_trial:
+            on_trial(t)
+
+    result = _run(study, plan, folder, url, created, jobs, workspace, cancel, note, in_process, reporter)
+    return wait_for_others(result, url, seen, cancel, note)
+
+
+def wait_for_others(result: StudyResult, url: str, seen: set[int], cancel, on_trial, poll: float = 1.0):
+    """Keep serving while workers elsewhere still run trials of the study (reporting them), then return."""
+    import optuna
+    from optuna.trial import TrialState
+
+    study = optuna.load_study(study_name=result.plan.name, storage=storage_mod.open_storage(url, result.plan.retries))
+    while not (cancel is not None and cancel.cancelled):
+        optuna.storages.fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        for t in trials:
+            if t.state.name in FINISHED and t.number not in seen:
+                on_trial(t)
+        if not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]:
+            break
+        time.sleep(poll)
+    return StudyResult(study, result.plan, result.folder, trial_rows(study), result.created, _left(study))
 
 
 def join_study(
