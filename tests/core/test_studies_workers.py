@@ -2,8 +2,9 @@
 storage proxy over 127.0.0.1, and a worker killed with SIGKILL mid-trial. Every process started here
 is killed in teardown; nothing listens beyond loopback.
 
-Each test starts two or three fresh Python processes that import TensorFlow, so they are marked slow
-(``make test-slow``): 1-2 minutes each on a busy 2-core machine (all three: 5 minutes at load 8).
+Each test starts two or three fresh Python processes that import TensorFlow (about 40 s per test on
+an idle 2-core machine, 1-2 minutes on a busy one). The SIGKILL test, which also has two workers on
+one journal file, runs in ``make test``; the other two are marked slow (``make test-slow``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ import pytest
 from core import paths, runs
 from core.studies.plan import StudyPlan, parse_vary
 from core.studies.runner import prepare, worker_command, worker_env
-
-pytestmark = pytest.mark.slow
 
 WAIT = 400  # seconds: a bound for a whole test on a busy 2-core machine
 
@@ -80,6 +79,7 @@ def _study_runs(name: str) -> list:
     return [info for info in runs.list_runs() if runs.read_meta(info.path).get("study") == name]
 
 
+@pytest.mark.slow
 def test_two_worker_processes_on_one_journal_file_run_each_trial_once(procs, tmp_path):
     plan = StudyPlan("two", tiny_base(), [parse_vary("optimizer=adam,sgd"), parse_vary("batch_size=25,50")])
     _, _, folder, _ = prepare(plan)
@@ -92,6 +92,7 @@ def test_two_worker_processes_on_one_journal_file_run_each_trial_once(procs, tmp
     assert len({(r.config["optimizer"], r.config["batch_size"]) for r in done}) == 4
 
 
+@pytest.mark.slow
 def test_two_workers_through_the_grpc_proxy_on_loopback(procs, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
