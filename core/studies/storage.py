@@ -117,12 +117,41 @@ def _make_heartbeat_class(base: type) -> type:
     return _Heartbeat
 
 
+def _mark_lost_run(trial) -> None:
+    """The run folder of a trial whose worker died (if on this machine): stopped, tagged ``lost``."""
+    from core import runs
+
+    run_dir = Path(trial.user_attrs.get("run_dir") or "")
+    if not str(run_dir) or not (run_dir / "status.json").is_file():
+        return
+    try:
+        meta = runs.read_meta(run_dir)
+        meta["lost"] = True
+        atomic.write_json(run_dir / runs.META, meta)
+        runs.mark_stopped(run_dir)
+    except Exception:  # noqa: BLE001 - a damaged or foreign folder must not stop the retry
+        pass
+
+
+class _RetryAndMark:
+    """Optuna's RetryHeartbeatStaleTrialCallback, and the dead trial's run folder marked as lost."""
+
+    def __init__(self, max_retry: int) -> None:
+        import optuna
+
+        self._retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+
+    def __call__(self, study, trial) -> None:
+        self._retry(study, trial)
+        _mark_lost_run(trial)
+
+
 def open_storage(url: str, retries: int = 2, *, create_folder: Path | None = None):
     """An Optuna storage with heartbeats for ``url``; StudyError with one sentence when it cannot be reached."""
     import optuna
 
     quiet_optuna()
-    callback = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=retries)
+    callback = _RetryAndMark(max_retry=retries)
     try:
         if url.startswith("journal:"):
             from optuna.storages.journal import JournalFileBackend

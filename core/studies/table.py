@@ -159,11 +159,10 @@ def to_markdown(header: list[str], body: list[list[str]]) -> str:
 def progress_line(t, plan: StudyPlan, total: int | None) -> str:
     """One line for a finished trial (a FrozenTrial)."""
     ua = t.user_attrs
-    count = f"{t.number + 1}/{total}" if total else str(t.number)
     state = STATE_NAMES.get(t.state.name, t.state.name.lower())
     if state == "failed" and not ua.get("error"):
-        state = "stopped" if ua.get("stopped") else "lost (its worker died; queued again)"
-    parts = [f"trial {t.number} ({count}) {state}"]
+        state = "stopped (queued again)" if ua.get("stopped") else "lost (its worker died; queued again)"
+    parts = [f"trial {t.number} ({t.number + 1}/{total}) {state}" if total else f"trial {t.number} {state}"]
     if t.state.name == "PRUNED" and ua.get("pruned_after_epoch"):
         parts[0] += f" after epoch {ua['pruned_after_epoch']}"
     if t.params:

@@ -197,6 +197,7 @@ def run_trial(study, storage, plan: StudyPlan, trial_id: int, *, workspace=None,
                 tag_run(result.run_dir, study.study_name, trial.number, params, pruned=True)
             elif stop.cancelled:
                 state = None  # stopped by the user: queued again below
+                tag_run(result.run_dir, study.study_name, trial.number, params, stopped=True)
             elif value is None:
                 trial.set_user_attr("error", f"The run recorded no {plan.objective}.")
             else:

@@ -140,3 +140,6 @@ def test_a_worker_killed_mid_trial_leaves_no_trial_running_and_the_study_finishe
     assert [t.number for t in lost] == [target.number]
     retry = next(t for t in complete if t.system_attrs.get("failed_trial") == target.number)
     assert retry.params == target.params
+    lost_run = Path(target.user_attrs["run_dir"])  # the dead worker's run: stopped, not left "interrupted"
+    assert runs.read_meta(lost_run)["lost"] is True and runs.read_status(lost_run)["state"] == "stopped"
+    assert Path(retry.user_attrs["run_dir"]) != lost_run
