@@ -126,6 +126,9 @@ def suggest(trial: optuna.Trial, plan: StudyPlan) -> dict[str, Any]:
 def make_sampler(plan: StudyPlan, worker: int = 0):
     import optuna
 
+    from core.studies.storage import quiet_optuna
+
+    quiet_optuna()
     seed = plan.seed + 1000 * worker  # parallel workers must not draw the same random values
     if plan.design == "tpe":
         startup = max(2, min(10, (plan.trials or 40) // 4))

@@ -61,6 +61,31 @@ def test_grid_with_a_conditional_factor_and_ranges_for_tpe():
     assert designs.planned_trials(tpe) is None and tpe.factors[0].integer is False
 
 
+def test_random_and_tpe_suggest_conditional_factors_only_when_they_apply():
+    import optuna
+
+    for design in ("random", "tpe"):
+        plan = StudyPlan(
+            "c",
+            tiny_base(),
+            [parse_vary(v) for v in ("optimizer=adam,sgd", "momentum=0..0.99@optimizer=sgd", "batch_size=16..256:log")],
+            design=design,
+            trials=12,
+        ).check()
+        study = optuna.create_study(sampler=designs.make_sampler(plan), direction=plan.direction)
+        seen = set()
+        for i in range(12):
+            trial = study.ask()
+            params = designs.suggest(trial, plan)
+            assert ("momentum" in params) == (params["optimizer"] == "sgd")
+            assert isinstance(params["batch_size"], int) and 16 <= params["batch_size"] <= 256
+            config = plan.config_for(params)
+            assert config.batch_size == params["batch_size"] and config.optimizer == params["optimizer"]
+            seen.add(params["optimizer"])
+            study.tell(trial, 0.1 * (i % 3))
+        assert seen == {"adam", "sgd"}
+
+
 def test_ofat_is_the_baseline_then_each_value_alone():
     plan = StudyPlan(
         "o", tiny_base(), [parse_vary("batch_size=32,50,64"), parse_vary("optimizer=sgd,rmsprop")], design="ofat"
