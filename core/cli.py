@@ -386,6 +386,8 @@ def _print_study_end(result) -> None:
     done = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no trial finished"
     print(f"\nstudy {result.plan.name} ({result.plan.design}): {done}")
     header, body = table.table_data(rows, result.plan)
+    if result.plan.design == "ofat":
+        print("baseline: " + table.params_text(result.plan.baseline_params()))
     print(table.to_text(header, body))
     if result.left:
         print(

@@ -368,9 +368,13 @@ class StudyPlan:
             else:
                 owner = next(m for m in models if f.key in get_spec(m).options)
                 try:
-                    v = resolve_options(owner, {f.key: v})[f.key]
+                    resolved = resolve_options(owner, {f.key: v})[f.key]
+                    base_value = resolve_options(owner, self.base.get("model_options") or {}).get(f.key)
                 except ModelError as exc:
                     raise StudyError(f"Factor {f.key}: {exc}") from exc
+                if isinstance(resolved, str) and resolved != base_value:  # keep "2,1", not "2,1,1,1,1,1"
+                    resolved = ",".join(str(x) for x in v) if isinstance(v, list | tuple) else str(v).strip()
+                v = resolved
             if f.key == "model":
                 v = str(v).strip().lower()
             if v not in values:

@@ -96,8 +96,6 @@ def table_data(rows: list[TrialRow], plan: StudyPlan) -> tuple[list[str], list[l
         body = []
         for r in sorted(rows, key=lambda r: (r.row is None or r.row[0] != "baseline", r.number)):
             factor, value = r.row or ("?", params_text(r.params))
-            if factor == "baseline":
-                value = params_text({k: v for k, v in r.params.items()})
             is_base = r is baseline
             body.append(
                 [
@@ -165,7 +163,10 @@ def progress_line(t, plan: StudyPlan, total: int | None) -> str:
     parts = [f"trial {t.number} ({t.number + 1}/{total}) {state}" if total else f"trial {t.number} {state}"]
     if t.state.name == "PRUNED" and ua.get("pruned_after_epoch"):
         parts[0] += f" after epoch {ua['pruned_after_epoch']}"
-    if t.params:
+    row = ua.get("row")
+    if row:  # one factor at a time: the row's change
+        parts.append("baseline" if row[0] == "baseline" else f"{row[0]}={row[1]}")
+    elif t.params:
         parts.append(params_text(t.params))
     if ua.get("error"):
         parts.append(f"error: {ua['error']}")

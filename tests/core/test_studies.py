@@ -103,6 +103,37 @@ def test_ofat_is_the_baseline_then_each_value_alone():
     assert trials[0] == {"batch_size": 50, "optimizer": "adam"}
 
 
+def test_the_ofat_table_is_the_seeds_table_with_differences_to_the_baseline():
+    from core.studies import table
+
+    plan = StudyPlan("o", tiny_base(), [parse_vary("batch_size=32,64"), parse_vary("optimizer=sgd")], design="ofat")
+    plan.check()
+    rows = []
+    for number, (params, val, test, state) in enumerate(
+        [
+            ({"batch_size": 50, "optimizer": "adam"}, 0.90, 0.91, "complete"),
+            ({"batch_size": 32, "optimizer": "adam"}, 0.92, 0.90, "complete"),
+            ({"batch_size": 64, "optimizer": "adam"}, 0.85, 0.86, "pruned"),
+            ({"batch_size": 50, "optimizer": "sgd"}, None, None, "failed"),
+        ]
+    ):
+        label = designs.row_label(plan, params)
+        rows.append(table.TrialRow(number, state, params, val, val, None, test, 2, 1.0, None, row=label))
+    header, body = table.table_data(rows, plan)
+    assert header[:6] == ["factor", "value", "val acc", "test acc", "val diff", "test diff"]
+    assert [r[:6] for r in body] == [
+        ["baseline", "", "0.9000", "0.9100", "", ""],
+        ["batch_size", "32", "0.9200", "0.9000", "+0.0200", "-0.0100"],
+        ["batch_size", "64", "0.8500", "0.8600", "-0.0500", "-0.0500"],
+        ["optimizer", "sgd", "", "", "", ""],
+    ]
+    md = table.to_markdown(header, body).splitlines()
+    assert md[0].startswith("| factor | value | val acc | test acc |") and len(md) == 6
+    assert table.best_line(rows, plan, "F") == (
+        "best: trial 1 val_accuracy 0.9200 test accuracy 0.9000 (batch_size=32 optimizer=adam), study saved in F"
+    )
+
+
 def test_the_ready_made_studies_parse_and_fit_the_sample():
     files = {p.stem: p for p in bundled_plans()}
     assert {"photos", "cifar-tricks"} <= set(files)
