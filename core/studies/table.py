@@ -187,7 +187,11 @@ def best_line(rows: list[TrialRow], plan: StudyPlan, folder) -> str:
     if best is None:
         return f"best: no trial completed, study saved in {folder}"
     test = "n/a" if best.test_accuracy is None else f"{best.test_accuracy:.4f}"
+    if best.row:  # one factor at a time: the row's change against the baseline
+        what = "baseline" if best.row[0] == "baseline" else f"{best.row[0]}={best.row[1]}"
+    else:
+        what = params_text(best.params)
     return (
         f"best: trial {best.number} {plan.objective} {best.value:.4f} test accuracy {test} "
-        f"({params_text(best.params)}), study saved in {folder}"
+        f"({what}), study saved in {folder}"
     )
