@@ -111,7 +111,8 @@ def table_data(rows: list[TrialRow], plan: StudyPlan) -> tuple[list[str], list[l
             )
         return header, body
     keys = [f.key for f in plan.factors]
-    header = ["trial", *keys, plan.objective, "val acc", "test acc", "epochs", "seconds", "state"]
+    extra = ["val acc"] if plan.objective != "val_accuracy" else []
+    header = ["trial", *keys, plan.objective, *extra, "test acc", "epochs", "seconds", "state"]
     body = []
     for r in rows:
         body.append(
@@ -119,7 +120,7 @@ def table_data(rows: list[TrialRow], plan: StudyPlan) -> tuple[list[str], list[l
                 str(r.number),
                 *[_fmt(r.params[k]) if k in r.params else "-" for k in keys],
                 _num(r.value),
-                _num(r.val_accuracy),
+                *([_num(r.val_accuracy)] if extra else []),
                 _num(r.test_accuracy),
                 "" if r.epochs is None else str(r.epochs),
                 "" if r.seconds is None else f"{r.seconds:.1f}",

@@ -246,7 +246,7 @@ def test_grid_of_four_through_the_command_line(capsys):
 
     assert run_cli(["study", "g4", "--markdown"]) == 0
     md = capsys.readouterr().out.strip().splitlines()
-    assert md[0] == "| trial | optimizer | batch_size | val_accuracy | val acc | test acc | epochs | seconds | state |"
+    assert md[0] == "| trial | optimizer | batch_size | val_accuracy | test acc | epochs | seconds | state |"
     assert len(md) == 6 and all(ln.endswith("| complete |") for ln in md[2:])
     assert run_cli(["study", "g4", "--csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
