@@ -86,6 +86,18 @@ def test_random_and_tpe_suggest_conditional_factors_only_when_they_apply():
         assert seen == {"adam", "sgd"}
 
 
+def test_pruners_and_samplers_for_each_plan():
+    import optuna
+
+    plan = StudyPlan("p", tiny_base(epochs=9), [parse_vary("dropout=0.0..0.5")], design="tpe", trials=8)
+    for name, kind in (("none", "NopPruner"), ("median", "MedianPruner"), ("hyperband", "HyperbandPruner")):
+        plan.pruner = name
+        assert type(designs.make_pruner(plan)).__name__ == kind
+    assert isinstance(designs.make_sampler(plan), optuna.samplers.TPESampler)
+    plan.design = "random"
+    assert isinstance(designs.make_sampler(plan), optuna.samplers.RandomSampler)
+
+
 def test_ofat_is_the_baseline_then_each_value_alone():
     plan = StudyPlan(
         "o", tiny_base(), [parse_vary("batch_size=32,50,64"), parse_vary("optimizer=sgd,rmsprop")], design="ofat"
