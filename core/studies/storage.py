@@ -336,3 +336,40 @@ def list_studies(workspace: Path | None = None) -> list[dict[str, Any]]:
         if isinstance(data, dict):
             out.append({"folder": folder, "mtime": (folder / PLAN_FILE).stat().st_mtime, **data})
     return sorted(out, key=lambda d: d["mtime"], reverse=True)
+
+
+def study_runs(name: str, workspace: Path | None = None) -> list[Path]:
+    """The run folders of the workspace that are trials of study ``name`` (their meta.json says so)."""
+    from core import runs
+
+    root = paths.runs_dir(workspace)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and runs.read_meta(p).get("study") == name)
+
+
+def delete_study(name: str, workspace: Path | None = None, *, storage: str | None = None) -> Path:
+    """Move a study's runs and folder to the workspace's trash and delete it from its storage.
+
+    Refused while a trial of it is running. Returns where the study folder went.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    from core import runs
+
+    study, plan, backend, folder = load_study(name, storage, workspace)
+    if study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        raise StudyError(f"Study {name} has trials running; stop its workers before deleting it.")
+    for run_dir in study_runs(study.study_name, workspace):
+        runs.trash_run(run_dir, workspace)
+    optuna.delete_study(study_name=study.study_name, storage=backend)
+    trash = (workspace or paths.workspace_dir()) / "trash" / "studies"
+    trash.mkdir(parents=True, exist_ok=True)
+    target = trash / folder.name
+    i = 1
+    while target.exists():
+        target = trash / f"{folder.name}-{i}"
+        i += 1
+    os.replace(folder, target)
+    return target

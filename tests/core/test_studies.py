@@ -304,3 +304,23 @@ def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(monkeypatch
     header, body = table.table_data(result.rows, plan)
     assert sorted(row[-1] for row in body) == ["failed", "pruned"]
     assert json.loads(json.dumps(result.plan.to_dict()))["name"] == "pf"
+
+
+def test_deleting_a_study_moves_its_runs_and_folder_to_the_trash():
+    from core import paths
+    from core.studies import storage
+    from core.studies.runner import prepare
+    from core.studies.worker import tag_run
+
+    _, _, folder, _ = prepare(StudyPlan("gone", tiny_base(), [parse_vary("batch_size=32,64")]))
+    mine = runs.create_run(tiny_base(), "mnist-sample")
+    tag_run(mine, "gone", 0, {"batch_size": 32})
+    other = runs.create_run(tiny_base(), "mnist-sample")
+    runs.write_status(mine, state="finished")
+    assert storage.study_runs("gone") == [mine]
+    target = storage.delete_study("gone")
+    assert not folder.exists() and (target / "plan.json").is_file()
+    assert not mine.exists() and (paths.workspace_dir() / "trash" / mine.name).is_dir() and other.is_dir()
+    assert storage.list_studies() == []
+    with pytest.raises(StudyError, match="No study called gone"):
+        storage.load_study("gone")
