@@ -387,7 +387,9 @@ def _print_study_end(result) -> None:
     print(f"\nstudy {result.plan.name} ({result.plan.design}): {done}")
     header, body = table.table_data(rows, result.plan)
     if result.plan.design == "ofat":
-        print("baseline: " + table.params_text(result.plan.baseline_params()))
+        from core.studies.designs import planned_trials
+
+        print("baseline: " + table.params_text((planned_trials(result.plan) or [{}])[0]))
     print(table.to_text(header, body))
     if result.left:
         print(
