@@ -378,6 +378,225 @@ def run_line(info) -> str:
     )
 
 
+# --------------------------------------------------------------------------------------------
+# Studies (sweeps): core/studies
+
+
+def _sweep_plan(args: argparse.Namespace):
+    """The StudyPlan a sweep command asks for: a --plan file, overridden by the flags given."""
+    import datetime as _dt
+
+    from core.config import TrainConfig
+    from core.studies.plan import StudyPlan, load_plan_file, parse_duration, parse_vary
+
+    data = load_plan_file(args.plan) if args.plan else {"base": {}, "factors": []}
+    base = {**TrainConfig().to_dict(), **data["base"]}
+    options = dict(base.get("model_options") or {})
+    for key, value in (("dataset", args.dataset), ("model", args.model), ("epochs", args.epochs)):
+        if value is not None:
+            base[key] = value
+    if args.limit is not None:
+        base["limit"] = args.limit
+    if args.batch_size is not None:
+        base["batch_size"] = args.batch_size
+    for key, value in args.set or []:
+        base[key] = value
+    for key, value in args.option or []:
+        options[key] = value
+    if args.model is not None and args.model != data["base"].get("model"):
+        options = dict(args.option or [])
+    base["model_options"] = options
+    factors = list(data["factors"])
+    for text in args.vary or []:
+        f = parse_vary(text)
+        factors = [g for g in factors if g.key != f.key] + [f]
+    design = args.design or data.get("design") or "grid"
+    name = args.name or data.get("name")
+    if not name:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        name = f"{base.get('model')}-{Path(str(base.get('dataset'))).name}-{design}-{stamp}"
+    budget = parse_duration(args.time_budget) if args.time_budget else data.get("time_budget")
+    return StudyPlan(
+        name=name,
+        base=base,
+        factors=factors,
+        design=design,
+        trials=args.trials if args.trials is not None else data.get("trials"),
+        time_budget=budget,
+        objective=args.objective or data.get("objective") or "val_accuracy",
+        pruner=args.pruner or data.get("pruner") or "none",
+        storage=args.storage or data.get("storage"),
+        retries=data.get("retries", 2),
+        seed=data.get("seed", 0),
+    )
+
+
+def _print_study_end(result) -> None:
+    from core.studies import table
+
+    rows = result.rows
+    counts = {s: sum(r.state == s for r in rows) for s in ("complete", "pruned", "failed")}
+    done = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no trial finished"
+    print(f"\nstudy {result.plan.name} ({result.plan.design}): {done}")
+    header, body = table.table_data(rows, result.plan)
+    if result.plan.design == "ofat":
+        from core.studies.designs import planned_trials
+
+        print("baseline: " + table.params_text((planned_trials(result.plan) or [{}])[0]))
+    print(table.to_text(header, body))
+    if result.left:
+        print(
+            f"{result.left} trial(s) not run yet: continue with python main.py sweep-worker {result.plan.name}"
+            + (f" --storage {result.plan.storage}" if result.plan.storage else ""),
+            file=sys.stderr,
+        )
+    print(table.best_line(rows, result.plan, result.folder), flush=True)
+
+
+def _serve_address(text: str | None) -> tuple[str, int] | None:
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    if not port.isdigit():
+        raise WorkbenchError(f"--serve takes PORT or HOST:PORT (e.g. 0.0.0.0:13000), not {text}.")
+    return host or "0.0.0.0", int(port)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run a study: one factor at a time, a grid, random or TPE, each trial a run."""
+    from core.studies import designs, table
+    from core.studies.runner import run_study
+
+    plan = _sweep_plan(args)
+    plan.check()
+    planned = designs.planned_trials(plan)
+    total = len(planned) if planned is not None else plan.trials
+    what = f"{total} trials" if total else "trials until the time budget is spent"
+    print(
+        f"study {plan.name}: {plan.design} design, {what}, {args.jobs} job(s), objective {plan.objective}"
+        + (f", pruner {plan.pruner}" if plan.pruner != "none" else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    cancel = CancelToken()
+    try:
+        result = run_study(
+            plan,
+            jobs=args.jobs,
+            cancel=cancel,
+            serve=_serve_address(args.serve),
+            on_trial=lambda t: print(table.progress_line(t, plan, total), flush=True),
+        )
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        cancel.cancel()
+        print(f"interrupted: continue with python main.py sweep-worker {plan.name}", file=sys.stderr)
+        return 130
+    _print_study_end(result)
+    return 0
+
+
+def cmd_sweep_worker(args: argparse.Namespace) -> int:
+    """Join an existing study (from this or another machine) and run its queued trials."""
+    from core.studies import table
+    from core.studies.runner import join_study
+
+    holder = {}
+
+    def line(t) -> None:
+        plan = holder.get("plan")
+        print(table.progress_line(t, plan, None) if plan else f"trial {t.number} {t.state.name}", flush=True)
+
+    from core.studies.storage import load_study
+
+    _, plan, _, _ = load_study(args.study, args.storage)
+    holder["plan"] = plan
+    result = join_study(args.study, args.storage, jobs=args.jobs, on_trial=line)
+    _print_study_end(result)
+    return 0
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    from core.studies.storage import list_studies, studies_dir
+
+    found = list_studies()
+    if not found:
+        print(f"No studies yet in {studies_dir()}.")
+        return 0
+    for s in found:
+        factors = " ".join(f.get("key", "?") for f in s.get("factors", []))
+        where = s.get("storage") or "journal file"
+        model = str(s.get("base", {}).get("model", "?"))
+        print(f"{s['name']:<40} {s.get('design', '?'):<6} {model:<16} vary {factors}  ({where})")
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from core.studies import table
+    from core.studies.storage import load_study
+
+    study, plan, _, folder = load_study(args.study, args.storage)
+    rows = table.trial_rows(study)
+    header, body = table.table_data(rows, plan)
+    if args.csv:
+        sys.stdout.write(table.to_csv(header, body))
+    elif args.markdown:
+        sys.stdout.write(table.to_markdown(header, body))
+    else:
+        print(table.to_text(header, body))
+        print(table.best_line(rows, plan, folder))
+    return 0
+
+
+def _add_study_parsers(sub) -> None:
+    from core.studies.plan import DESIGNS, OBJECTIVES, PRUNERS
+
+    sw = sub.add_parser(
+        "sweep",
+        help="run a study: vary settings over many runs (one factor at a time, grid, random or TPE)",
+        description="Each trial is an ordinary run. Values: KEY=V1,V2 (a list) or KEY=LO..HI[:log] (a range, for "
+        "random and TPE); KEY=V1,V2@OTHER=V only when OTHER has value V. KEY is a train setting "
+        "(batch_size, optimizer, learning_rate, ...) or a model option (dropout, conv_layers, ...).",
+    )
+    sw.add_argument("--plan", metavar="FILE", help="a study file (TOML), e.g. resources/studies/photos.toml")
+    sw.add_argument("--dataset", default=None, help="built-in name or a folder of class folders")
+    sw.add_argument("--model", default=None, help="zoo name (see 'models')")
+    sw.add_argument("--epochs", type=int, default=None, help="epochs per trial")
+    sw.add_argument("--batch-size", type=int, default=None)
+    sw.add_argument("--limit", type=int, default=None, help="use at most this many training images")
+    sw.add_argument("--vary", action="append", metavar="KEY=VALUES", help="a factor (repeat for more)")
+    sw.add_argument(
+        "--set", type=_parse_option, action="append", metavar="KEY=VALUE", help="a fixed (baseline) setting"
+    )
+    sw.add_argument("--option", type=_parse_option, action="append", metavar="KEY=VALUE", help="a fixed model option")
+    sw.add_argument("--design", choices=DESIGNS, default=None, help="ofat: one factor at a time (default grid)")
+    sw.add_argument("--trials", type=int, default=None, help="number of trials (random/TPE; grid/ofat: the first N)")
+    sw.add_argument("--time-budget", default=None, metavar="TIME", help="start no trial after this, e.g. 10m")
+    sw.add_argument("--jobs", type=int, default=1, help="worker processes on this machine")
+    sw.add_argument("--pruner", choices=PRUNERS, default=None, help="stop unpromising trials early")
+    sw.add_argument("--objective", choices=OBJECTIVES, default=None)
+    sw.add_argument("--name", default=None, help="study name (the same name and settings continue a study)")
+    sw.add_argument("--storage", default=None, metavar="URL", help="sqlite:///F, postgresql://..., grpc://HOST:PORT")
+    sw.add_argument("--serve", default=None, metavar="[HOST:]PORT", help="let other machines join via gRPC")
+    sw.set_defaults(func=cmd_sweep)
+
+    w = sub.add_parser("sweep-worker", help="join a study (from another terminal or machine) and run its trials")
+    w.add_argument("study", help="study name")
+    w.add_argument("--storage", default=None, metavar="URL", help="where the study lives (default: this workspace)")
+    w.add_argument("--jobs", type=int, default=1, help="worker processes")
+    w.set_defaults(func=cmd_sweep_worker)
+
+    ss = sub.add_parser("studies", help="list the studies in the workspace")
+    ss.set_defaults(func=cmd_studies)
+
+    st = sub.add_parser("study", help="print a study's table")
+    st.add_argument("study", help="study name or folder")
+    st.add_argument("--storage", default=None, metavar="URL")
+    fmt = st.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true", help="as CSV")
+    fmt.add_argument("--markdown", action="store_true", help="as a Markdown table")
+    st.set_defaults(func=cmd_study)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from core.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
@@ -476,6 +695,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("run", help="run name or folder (see 'runs')")
     c.add_argument("--epochs", type=int, required=True, help="how many more epochs to train")
     c.set_defaults(func=cmd_continue)
+
+    _add_study_parsers(sub)
     return parser
 
 

@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from core.models.common import classifier, maybe_dropout, pixels_input, rescaled
-from core.models.registry import BuildRequest
+from core.models.registry import BuildRequest, parse_conv_layers, parse_strides
 
 
 def _conv_relu(x: keras.KerasTensor, filters: int, kernel: int, name: str, padding: str = "same") -> keras.KerasTensor:
@@ -115,4 +115,33 @@ def build_vgg16_small(request: BuildRequest) -> keras.Model:
     x = maybe_dropout(x, o["dropout"], "dropout1")
     x = layers.Dense(256, activation="relu", name="features")(x)
     x = maybe_dropout(x, o["dropout"], "dropout2")
+    return classifier(inputs, x, request)
+
+
+def build_custom_cnn(request: BuildRequest) -> keras.Model:
+    """A configurable plain CNN: conv layers (FILTERSxKERNEL, 'same' padding, ReLU, given strides),
+    optional batch norm after each, 2x2 pooling after every ``pool_every`` convs, then
+    ``dense_layers`` dense layers (the last one is "features") with dropout.
+
+    The default is the seeds' own-photos network: six convs with kernels 5,5,5,3,3,3, stride 1,
+    2x2 max-pooling, one dense layer, input normalised (pooling after every second conv, so it also
+    fits 28x28 images; set pool_every=1 for large photos).
+    """
+    o = request.options
+    conv = parse_conv_layers(o["conv_layers"])
+    strides = parse_strides(o["stride"], len(conv))
+    pool = {"max": layers.MaxPooling2D, "avg": layers.AveragePooling2D}.get(o["pool"])
+    inputs = pixels_input(request)
+    x = rescaled(inputs, o["rescale_input"])
+    for i, ((filters, kernel), stride) in enumerate(zip(conv, strides, strict=True), start=1):
+        x = layers.Conv2D(filters, kernel, strides=stride, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = _maybe_bn(x, o["batch_norm"], f"conv{i}_bn")
+        if pool is not None and i % o["pool_every"] == 0:
+            x = pool(2, name=f"pool{i}")(x)
+            x = maybe_dropout(x, o["conv_dropout"], f"dropout{i}")
+    x = layers.Flatten(name="flatten")(x)
+    for j in range(1, o["dense_layers"] + 1):
+        last = j == o["dense_layers"]
+        x = layers.Dense(o["dense_units"], activation="relu", name="features" if last else f"dense{j}")(x)
+        x = maybe_dropout(x, o["dropout"], "dropout_dense" if last else f"dropout_dense{j}")
     return classifier(inputs, x, request)

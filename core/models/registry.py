@@ -87,6 +87,11 @@ OPTION_HELP: dict[str, str] = {
     "compression": "Fraction of feature maps a transition layer keeps (DenseNet-C below 1.0).",
     "trainable_backbone": "Fine-tune the pre-trained backbone too (off: only the new head learns).",
     "resize_to": "Resize images to this square size first (0 = automatic: enlarge only if too small).",
+    "conv_layers": "Convolution layers as FILTERSxKERNEL, comma separated (32x5,64x3 = 32 5x5 filters, then 64 3x3).",
+    "stride": "Stride of the convolutions: one number for all, or one per layer (2,2,1,1).",
+    "pool": "Pooling after every pool_every convolutions: max, avg or none.",
+    "pool_every": "Pool (2x2) after every this many convolution layers (1 = after each).",
+    "dense_layers": "Hidden dense layers before the classifier (the last is the 'features' layer).",
 }
 
 
@@ -95,6 +100,7 @@ OPTION_HELP: dict[str, str] = {
 # ---------------------------------------------------------------------------------------------
 
 _TRUE_WORDS = ("true", "yes", "on", "1")
+_LIST_OPTIONS = ("stages", "stride", "conv_layers")  # text options that also take a list or a number
 _FALSE_WORDS = ("false", "no", "off", "0")
 
 
@@ -132,7 +138,7 @@ def _coerce(title: str, key: str, default: Any, value: Any) -> Any:
                 pass
         raise ModelError(f"{problem} a number; got {value!r}.")
     if isinstance(default, str):
-        if key == "stages" and isinstance(value, list | tuple | int) and not isinstance(value, bool):
+        if key in _LIST_OPTIONS and isinstance(value, list | tuple | int) and not isinstance(value, bool):
             return ",".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
         if isinstance(value, str):
             return value.strip()
@@ -156,6 +162,12 @@ def _check_range(title: str, key: str, value: Any) -> None:
         fail("between 1 and 4096")
     elif key == "resize_to" and not 0 <= value <= 2048:
         fail("between 0 (automatic) and 2048")
+    elif key == "dense_layers" and not 1 <= value <= 8:
+        fail("between 1 and 8")
+    elif key == "pool_every" and not 1 <= value <= 16:
+        fail("between 1 and 16")
+    elif key == "pool" and value not in ("max", "avg", "none"):
+        fail("max, avg or none")
 
 
 def parse_stages(text: str) -> tuple[int, ...]:
@@ -170,6 +182,51 @@ def parse_stages(text: str) -> tuple[int, ...]:
             f"such as 3,4,6,3; got {text!r}."
         )
     return stages
+
+
+def parse_conv_layers(text: str) -> tuple[tuple[int, int], ...]:
+    """``"32x5,64x3"`` -> ``((32, 5), (64, 3))`` (filters x kernel); ModelError for anything else."""
+    layers: list[tuple[int, int]] = []
+    for part in str(text).replace(" ", "").split(","):
+        if not part:
+            continue
+        filters, _, kernel = part.lower().partition("x")
+        try:
+            layers.append((int(filters), int(kernel or 3)))
+        except ValueError:
+            layers = []
+            break
+    if not 1 <= len(layers) <= 16 or any(not (1 <= f <= 4096 and 1 <= k <= 11) for f, k in layers):
+        raise ModelError(
+            f"Option 'conv_layers' must list 1 to 16 layers as FILTERSxKERNEL separated by commas "
+            f"(filters 1-4096, kernel 1-11), such as 32x5,64x3; got {text!r}."
+        )
+    return tuple(layers)
+
+
+def parse_strides(text: str, count: int) -> tuple[int, ...]:
+    """``"2"`` -> that stride for all ``count`` layers; ``"2,2,1"`` -> per layer (the last repeats)."""
+    try:
+        strides = [int(part) for part in str(text).replace(" ", "").split(",") if part]
+    except ValueError:
+        strides = []
+    if not strides or len(strides) > count or any(not 1 <= s <= 8 for s in strides):
+        raise ModelError(
+            f"Option 'stride' must be one stride (1-8) for all convolutions or one per layer "
+            f"(at most {count}), such as 2,2,1; got {text!r}."
+        )
+    return tuple(strides + [strides[-1]] * (count - len(strides)))
+
+
+def _custom_cnn_steps(o: Mapping[str, Any]) -> list[Downsample]:
+    layers = parse_conv_layers(o["conv_layers"])
+    steps = []
+    for i, ((_, kernel), stride) in enumerate(zip(layers, parse_strides(o["stride"], len(layers)), strict=True), 1):
+        if stride > 1:
+            steps.append(Downsample(kernel, stride, "same"))
+        if o["pool"] != "none" and i % o["pool_every"] == 0:
+            steps.append(_POOL2)
+    return steps
 
 
 def densenet_layers_per_block(depth: int, bottleneck: bool) -> int:
@@ -238,6 +295,7 @@ _DOWNSAMPLING: dict[str, Callable[[Mapping[str, Any]], list[Downsample]]] = {
     "resnet-56": lambda o: _halvings(2),
     "resnet-bottleneck": lambda o: _stem(o) + _halvings(len(parse_stages(o["stages"])) - 1),
     "densenet-small": lambda o: _stem(o) + [_POOL2, _POOL2],
+    "custom-cnn": lambda o: _custom_cnn_steps(o),
 }
 
 # Keras Applications resize small images up to the backbone's minimum inside the model.
@@ -328,6 +386,27 @@ _ENTRIES: tuple[_Entry, ...] = (
         "classic",
         {"conv_dropout": 0.4, "dropout": 0.5, "batch_norm": True, "rescale_input": True},
         "classic:build_vgg16_small",
+    ),
+    _own_net(
+        "custom-cnn",
+        "Custom CNN",
+        "Your own plain CNN: conv layers as FILTERSxKERNEL (default the seeds' 6-conv photo network "
+        "32x5,32x5,64x5,64x3,128x3,128x3), stride, 2x2 pooling, batch norm, dense layers, dropout.",
+        "Own-photos study (course notes)",
+        "classic",
+        {
+            "conv_layers": "32x5,32x5,64x5,64x3,128x3,128x3",
+            "stride": "1",
+            "pool": "max",
+            "pool_every": 2,
+            "batch_norm": False,
+            "dense_layers": 1,
+            "dense_units": 128,
+            "conv_dropout": 0.0,
+            "dropout": 0.5,
+            "rescale_input": True,
+        },
+        "classic:build_custom_cnn",
     ),
     _own_net(
         "bn-gap-cnn",
@@ -496,6 +575,11 @@ def resolve_options(name: str, options: Mapping[str, Any] | None = None) -> dict
         _check_range(spec.title, key, resolved[key])
     if "stages" in resolved:
         resolved["stages"] = ",".join(str(n) for n in parse_stages(resolved["stages"]))
+    if "conv_layers" in resolved:
+        layers = parse_conv_layers(resolved["conv_layers"])
+        resolved["conv_layers"] = ",".join(f"{f}x{k}" for f, k in layers)
+        strides = parse_strides(resolved["stride"], len(layers))
+        resolved["stride"] = str(strides[0]) if len(set(strides)) == 1 else ",".join(str(n) for n in strides)
     if "depth" in resolved and "bottleneck" in resolved:
         densenet_layers_per_block(resolved["depth"], resolved["bottleneck"])
     return resolved

@@ -36,6 +36,7 @@ EXPECTED_NAMES = [
     "lenet-5",
     "alexnet-small",
     "vgg16-small",
+    "custom-cnn",
     "bn-gap-cnn",
     "googlenet-small",
     "resnet-20",
@@ -51,7 +52,7 @@ EXPECTED_NAMES = [
 ]
 OWN_NETS = [name for name in EXPECTED_NAMES if get_spec(name).family != "pretrained"]
 APPLICATIONS = [name for name in EXPECTED_NAMES if get_spec(name).family == "pretrained"]
-GREYSCALE_NETS = {"simple-cnn-1", "simple-cnn-2", "lenet-5", "resnet-20", "densenet-small"}
+GREYSCALE_NETS = {"simple-cnn-1", "simple-cnn-2", "lenet-5", "resnet-20", "densenet-small", "custom-cnn"}
 
 
 def _images(shape: tuple[int, int, int], batch: int = 4, seed: int = 0) -> np.ndarray:
@@ -258,6 +259,7 @@ def test_known_minimum_sizes():
         "lenet-5": 4,
         "alexnet-small": 15,
         "vgg16-small": 8,
+        "custom-cnn": 8,
         "bn-gap-cnn": 8,
         "googlenet-small": 3,
         "resnet-20": 3,
@@ -266,6 +268,8 @@ def test_known_minimum_sizes():
         "densenet-small": 4,
     }
     assert _min_size("densenet-small", {"imagenet_stem": True}) == 13
+    assert _min_size("custom-cnn", {"pool_every": 1}) == 64  # the seeds' photo network: a pool after each conv
+    assert _min_size("custom-cnn", {"conv_layers": "8x3,8x3", "stride": "2,1"}) == 3
 
 
 def test_check_input_explains_a_too_small_input():
