@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelError
+from core.values import EXPECTED, as_kind
 
 if TYPE_CHECKING:  # pragma: no cover - typing only, never imported at run time here
     import keras
@@ -99,44 +100,18 @@ OPTION_HELP: dict[str, str] = {
 # Option checking
 # ---------------------------------------------------------------------------------------------
 
-_TRUE_WORDS = ("true", "yes", "on", "1")
 _LIST_OPTIONS = ("stages", "stride", "conv_layers")  # text options that also take a list or a number
-_FALSE_WORDS = ("false", "no", "off", "0")
 
 
 def _coerce(title: str, key: str, default: Any, value: Any) -> Any:
     """Convert ``value`` to the type of ``default`` (strings from the command line are welcome)."""
     problem = f"{title}: option '{key}' must be"
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int | float) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS + _FALSE_WORDS:
-            return value.strip().lower() in _TRUE_WORDS
-        raise ModelError(f"{problem} on or off (true/false); got {value!r}.")
-    if isinstance(default, int):
-        if isinstance(value, bool):
-            raise ModelError(f"{problem} a whole number; got {value!r}.")
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise ModelError(f"{problem} a whole number; got {value!r}.")
-    if isinstance(default, float):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-        raise ModelError(f"{problem} a number; got {value!r}.")
+    kind = type(default)
+    if kind in EXPECTED:
+        try:
+            return as_kind(value, kind)
+        except ValueError as exc:
+            raise ModelError(f"{problem} {exc}; got {value!r}.") from None
     if isinstance(default, str):
         if key in _LIST_OPTIONS and isinstance(value, list | tuple | int) and not isinstance(value, bool):
             return ",".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)

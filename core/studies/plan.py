@@ -17,6 +17,7 @@ from typing import Any
 
 from core.errors import ModelError, WorkbenchError
 from core.studies.designs import format_value, planned_trials
+from core.values import EXPECTED, as_kind
 
 try:
     import tomllib
@@ -57,35 +58,11 @@ def _config_fields() -> dict[str, type]:
 
 def _coerce(key: str, kind: type, value: Any) -> Any:
     """``value`` (maybe a string from the command line) as ``kind``, or StudyError."""
-    words = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in words:
-            return words[value.strip().lower()]
-        raise StudyError(f"Factor {key} is on or off (true/false); {value!r} is neither.")
-    if kind is int:
-        if isinstance(value, bool):
-            raise StudyError(f"Factor {key} takes whole numbers; {value!r} is not one.")
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise StudyError(f"Factor {key} takes whole numbers; {value!r} is not one.")
-    if kind is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-        raise StudyError(f"Factor {key} takes numbers; {value!r} is not one.")
+    if kind in EXPECTED:
+        try:
+            return as_kind(value, kind)
+        except ValueError as exc:
+            raise StudyError(f"Factor {key} takes {exc}; {value!r} is not one.") from None
     if isinstance(value, bool | dict | list):
         raise StudyError(f"Factor {key} takes text; {value!r} is not text.")
     return str(value).strip()

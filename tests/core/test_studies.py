@@ -172,7 +172,7 @@ def test_the_ready_made_studies_parse_and_fit_the_sample():
 
 BAD = [
     (["--vary", "bogus=1,2"], r"'bogus' is not a setting or an option of simple-cnn-1"),
-    (["--vary", "batch_size=64,abc"], r"Factor batch_size takes whole numbers; 'abc' is not one\."),
+    (["--vary", "batch_size=64,abc"], r"Factor batch_size takes a whole number; 'abc' is not one\."),
     (["--vary", "dropout=lots"], r"Factor dropout: .*option 'dropout' must be a number"),
     (["--vary", "optimizer=adam,adamw"], r"Factor optimizer=adamw: Check the settings: optimizer must be one of"),
     (["--vary", "learning_rate=1e-2..1e-4:log", "--design", "tpe", "--trials", "3"], r"range 0\.01\.\.0\.0001 .*empty"),
