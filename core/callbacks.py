@@ -6,16 +6,18 @@ order and several of them read what an earlier one decided in the same hook.
 1. :class:`EpochClock` times each epoch and counts its batches: was the epoch whole, or cut by Stop?
 2. :class:`ReportBatches` sends every training batch to the :class:`~core.reporting.Reporter`.
 3. :class:`FollowCancelToken` holds training while paused and stops it within one batch of Stop.
-4. :class:`LearningRateByEpoch` sets the learning rate at each epoch start (step decay).
-5. :class:`BestWeights` keeps the best epoch's weights, in memory and in ``best.weights.h5``.
-6. :class:`RecordEpochs` writes each whole epoch to ``history.csv`` and ``status.json`` and reports it.
-7. :class:`AtomicBackup` backs up weights, optimizer state and epoch count; it restores them at start.
+4. :class:`StopOnNaNLoss` stops training at the first batch whose loss is NaN or infinite.
+5. :class:`LearningRateByEpoch` sets the learning rate at each epoch start (step decay).
+6. :class:`BestWeights` keeps the best epoch's weights, in memory and in ``best.weights.h5``.
+7. :class:`RecordEpochs` writes each whole epoch to ``history.csv`` and ``status.json`` and reports it.
+8. :class:`AtomicBackup` backs up weights, optimizer state and epoch count; it restores them at start.
 
-A half epoch cut by Stop is not recorded, not scored and not backed up, so a resumed run goes on
-from the last whole epoch. Only public Keras API is used (``save_weights``, ``load_weights``,
-``optimizer.build``): ``keras.callbacks.BackupAndRestore``'s private ``_save_model`` changed
-within Keras 3.x. The backup keeps that callback's file layout, so backups written by earlier
-versions of the app (which subclassed it) still resume.
+A half epoch cut by Stop, and an epoch whose loss became NaN, is not recorded, not scored and not
+backed up, so a resumed run goes on from the last whole epoch with usable weights. Only public
+Keras API is used (``save_weights``, ``load_weights``, ``optimizer.build``):
+``keras.callbacks.BackupAndRestore``'s private ``_save_model`` changed within Keras 3.x. The
+backup keeps that callback's file layout, so backups written by earlier versions of the app
+(which subclassed it) still resume.
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ def current_learning_rate(optimizer) -> float:
 class EpochClock(keras.callbacks.Callback):
     """Times each epoch and counts its training batches.
 
-    ``cut_short`` says whether the epoch that just ended was stopped part-way by a cancel; the
-    callbacks after this one skip such an epoch. Put it first, so ``seconds`` is the epoch's own time.
+    ``cut_short`` says whether the epoch that just ended was stopped part-way by a cancel, or
+    ``broken`` (by :class:`StopOnNaNLoss`: its weights are NaN); the callbacks after this one skip
+    such an epoch. Put it first, so ``seconds`` is the epoch's own time.
     """
 
     def __init__(self, steps: int, cancel: CancelToken) -> None:
@@ -65,6 +68,7 @@ class EpochClock(keras.callbacks.Callback):
         self.batches = 0
         self.started = time.perf_counter()
         self.seconds = 0.0
+        self.broken = False
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -79,7 +83,7 @@ class EpochClock(keras.callbacks.Callback):
 
     @property
     def cut_short(self) -> bool:
-        return self.cancel.cancelled and self.batches < self.steps
+        return self.broken or (self.cancel.cancelled and self.batches < self.steps)
 
 
 class ReportBatches(keras.callbacks.Callback):
@@ -120,6 +124,40 @@ class FollowCancelToken(keras.callbacks.Callback):
 
     def on_test_batch_end(self, batch, logs=None):
         if self.cancel.cancelled:
+            self.model.stop_evaluating = True
+
+
+class StopOnNaNLoss(keras.callbacks.Callback):
+    """Stops training (and the epoch's validation) at the first batch whose loss is NaN or infinite.
+
+    From there the weights are NaN too: every later epoch would be wasted and the run would end
+    "finished" with a model that predicts nothing. The epoch is marked broken on the
+    :class:`EpochClock`, so it is neither recorded, scored nor backed up; ``epoch`` and ``batch``
+    (0-based) and ``loss`` say where it happened, and core.training fails the run with a message
+    saying what to try. Put it after :class:`FollowCancelToken` and before the callbacks that
+    read ``cut_short``.
+    """
+
+    def __init__(self, clock: EpochClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.stopped = False
+        self.epoch: int | None = None
+        self.batch: int | None = None
+        self.loss: float | None = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = plain_floats(logs).get("loss")
+        if self.stopped or loss is None or math.isfinite(loss):
+            return
+        self.stopped = True
+        self.epoch, self.batch, self.loss = self.clock.epoch, batch, loss
+        self.clock.broken = True
+        self.model.stop_training = True
+        self.model.stop_evaluating = True
+
+    def on_test_batch_end(self, batch, logs=None):
+        if self.stopped:
             self.model.stop_evaluating = True
 
 

@@ -145,7 +145,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         augment_zoom=args.zoom,
         augment_translation=args.translation,
         early_stopping=args.early_stopping is not None,
-        patience=args.early_stopping or 5,
+        # The patience given, even 0 or -3 (TrainConfig.validate says why not), never silently 5.
+        patience=TrainConfig.patience if args.early_stopping is None else args.early_stopping,
         seed=args.seed,
         limit=args.limit,
         tensorboard=not args.no_tensorboard,
@@ -267,7 +268,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from core.ensemble import predict_files
     from core.inference import expand_paths, load_model
 
+    if args.top < 1:
+        raise WorkbenchError(f"--top must be at least 1 (how many classes to show per image), not {args.top}.")
     loaded = load_model(args.model)
+    if loaded.card_error:
+        print(f"warning: {loaded.card_error} Classes are shown as numbers.", file=sys.stderr, flush=True)
     files = expand_paths(args.images)
     if not files:
         raise WorkbenchError("No images found in what was given (folders are searched for image files).")

@@ -8,6 +8,8 @@ dataset, split exactly as the run saw it. Neither imports TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,28 @@ from core.reporting import Reporter
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("none", "step", "cosine", "plateau")
+MAX_LEARNING_RATE = 10.0  # the Train tab's largest; 1e30 or inf overflow the loss to NaN at once
+MAX_SEED = 2**31 - 1  # the Train tab's largest; NumPy takes 0 to 2**32 - 1 and resuming adds the epoch
+INTEGER_FIELDS = ("step_epochs", "plateau_patience", "batch_size", "epochs", "patience", "seed")
+NUMBER_FIELDS = (
+    "learning_rate",
+    "momentum",
+    "step_factor",
+    "validation_split",
+    "test_split",
+    "augment_rotation",
+    "augment_zoom",
+    "augment_translation",
+    "center_loss_weight",
+)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @dataclass
@@ -53,14 +77,46 @@ class TrainConfig:
     name: str = ""  # optional label for the run
 
     def validate(self) -> None:
-        """Raise WorkbenchError with a readable sentence for values that cannot work."""
+        """Raise WorkbenchError with one readable sentence for values that cannot work.
+
+        The one check of a run's settings, before any dataset is loaded or run folder made: the
+        Train tab and studies call it, ``train`` and ``resume_run`` call it first. The
+        ranges are the Train tab's own (its spin boxes cannot leave them); values outside them
+        either cannot train (a learning rate of 1e30 overflows to NaN), mean nothing (a negative
+        step factor, a patience of 0) or make Keras or NumPy raise mid-run (a seed of -1, a zoom
+        of 5), so each is named here with the value given.
+        """
+        wrong = [name for name in INTEGER_FIELDS if not _is_integer(getattr(self, name))]
+        wrong += [name for name in NUMBER_FIELDS if not _is_number(getattr(self, name))]
+        wrong += [
+            name
+            for name in ("image_size", "limit")
+            if getattr(self, name) is not None and not _is_integer(getattr(self, name))
+        ]
+        if wrong:
+            shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in wrong)
+            raise WorkbenchError(f"Check the settings: these must be numbers (whole numbers for counts): {shown}.")
         problems = []
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             problems.append(f"schedule must be one of {', '.join(SCHEDULES)}")
-        if not self.learning_rate > 0:
-            problems.append("the learning rate must be greater than 0")
+        if not 0 < self.learning_rate <= MAX_LEARNING_RATE:  # also false for NaN
+            problems.append(
+                f"the learning rate must be above 0 and at most {MAX_LEARNING_RATE:g} (not {self.learning_rate:g}: "
+                "larger rates make the loss overflow, 1e-3 suits Adam and 1e-2 to 1e-1 SGD)"
+            )
+        if not 0 <= self.momentum < 1:
+            problems.append(f"the momentum must be at least 0 and below 1 (not {self.momentum:g}, 0.9 is usual)")
+        if self.step_epochs < 1:
+            problems.append(f"the step decay needs at least 1 epoch per step (not {self.step_epochs})")
+        if not 0 < self.step_factor <= 1:
+            problems.append(
+                f"the step factor must be above 0 and at most 1 (not {self.step_factor:g}: "
+                "it multiplies the learning rate at each step, 0.1 divides it by ten)"
+            )
+        if self.plateau_patience < 1:
+            problems.append(f"the plateau patience must be at least 1 epoch (not {self.plateau_patience})")
         if self.batch_size < 1:
             problems.append("the batch size must be at least 1")
         if self.epochs < 1:
@@ -69,8 +125,28 @@ class TrainConfig:
             problems.append("the validation split must be between 0 and 0.9")
         if not 0 <= self.test_split < 0.9:
             problems.append("the test split must be between 0 and 0.9")
-        if self.center_loss_weight < 0:
-            problems.append("the centre-loss weight cannot be negative")
+        if not 0 <= self.augment_rotation <= 180:
+            problems.append(
+                f"the rotation must be from 0 to 180 degrees (not {self.augment_rotation:g}: "
+                "images turn by up to that much either way)"
+            )
+        if not 0 <= self.augment_zoom < 1:
+            problems.append(f"the zoom must be at least 0 and below 1 (not {self.augment_zoom:g}, 0.1 means +-10%)")
+        if not 0 <= self.augment_translation < 1:
+            problems.append(
+                f"the shift must be at least 0 and below 1 (not {self.augment_translation:g}: "
+                "a fraction of the image's width and height)"
+            )
+        if self.early_stopping and self.patience < 1:
+            problems.append(
+                f"the early-stopping patience must be at least 1 epoch without improvement (not {self.patience})"
+            )
+        if not 0 <= self.seed <= MAX_SEED:
+            problems.append(f"the seed must be a whole number from 0 to {MAX_SEED} (not {self.seed})")
+        if not (math.isfinite(self.center_loss_weight) and self.center_loss_weight >= 0):
+            problems.append(
+                f"the centre-loss weight must be a number of 0 or more (not {self.center_loss_weight:g}, 0 means none)"
+            )
         if self.color_mode not in ("auto", "grayscale", "rgb"):
             problems.append("colour mode must be auto, grayscale or rgb")
         if problems:
@@ -87,6 +163,32 @@ class TrainConfig:
     @property
     def augments(self) -> bool:
         return bool(self.augment_flip or self.augment_rotation or self.augment_zoom or self.augment_translation)
+
+
+def drop_folder_settings(config: TrainConfig, dataset) -> tuple[TrainConfig, str | None]:
+    """``config`` as a run on ``dataset`` uses it, and a notice when folder-only settings were dropped.
+
+    The image size and colour mode apply to image folders only; a built-in keeps its own images
+    (the model's first layers adapt them). Given for a built-in, they are said to have no effect
+    rather than refused: the Train tab keeps a folder's size and colour mode in its one config
+    when the user switches to a built-in (the fields are only greyed out), so an error would stop
+    a run over settings the user cannot change there, and the run still does all the rest asked.
+    The run's config records what was used (automatic), so no run seems to differ by a setting
+    that changed nothing. The caller's config is left as it is.
+    """
+    given = []
+    if config.image_size is not None:
+        given.append(f"image size {config.image_size}")
+    if config.color_mode != "auto":
+        given.append(f"colour mode {config.color_mode}")
+    if not given or dataset.name not in datasets.BUILTIN_NAMES:
+        return config, None
+    h, w, c = dataset.image_shape
+    notice = (
+        f"The {' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to image folders only: "
+        f"{dataset.name} keeps its own {h}x{w}x{c} images, so this run ignores {'them' if len(given) > 1 else 'it'}."
+    )
+    return dataclasses.replace(config, image_size=None, color_mode="auto"), notice
 
 
 def load_config_dataset(config: TrainConfig, reporter: Reporter | None = None):

@@ -22,8 +22,8 @@ from typing import Any
 
 from core import atomic, cards, evaluation, models, runs
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
-from core.config import TrainConfig, load_config_dataset
-from core.errors import OutOfMemoryError, RunError, WorkbenchError
+from core.config import TrainConfig, drop_folder_settings, load_config_dataset
+from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
 from core.reporting import CancelToken, NullReporter, Reporter
 
 
@@ -139,9 +139,24 @@ def step_decay(config: TrainConfig, epoch: int) -> float:
 log = logging.getLogger(__name__)
 
 
+def nan_message(config: TrainConfig, nan) -> str:
+    """What a run whose loss became NaN (a :class:`core.callbacks.StopOnNaNLoss` that stopped) says."""
+    what = "is no longer a number (NaN)" if math.isnan(nan.loss) else "overflowed to infinity (NaN follows)"
+    tips = [f"a lower learning rate (this run used {config.learning_rate:g}; try {config.learning_rate / 10:g})"]
+    if config.optimizer == "sgd" and config.momentum > 0.9:
+        tips.append(f"a lower momentum (this run used {config.momentum:g}; 0.9 is usual)")
+    if config.center_loss_weight > 0:
+        tips.append(f"a smaller centre-loss weight (this run used {config.center_loss_weight:g})")
+    return (
+        f"Training stopped in epoch {nan.epoch + 1}, batch {nan.batch + 1}: the loss {what}, so the model "
+        f"cannot learn any more. Train again with {', or '.join(tips)}."
+    )
+
+
 def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None, classifier=None):
     """The callbacks of one ``fit``, in the order core/callbacks.py explains; returns
-    ``(records, best, callbacks)``: epochs done come from ``records``, the best epoch from ``best``."""
+    ``(records, best, nan, callbacks)``: epochs done come from ``records``, the best epoch from
+    ``best``, whether (and where) the loss became NaN from ``nan``."""
     import keras
 
     from core import callbacks as cb
@@ -149,7 +164,8 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_f
     clock = cb.EpochClock(steps, cancel)
     best = cb.BestWeights(run_dir / BEST_WEIGHTS, clock, history, keep=classifier, best_so_far=best_so_far)
     records = cb.RecordEpochs(run_dir, history, reporter, clock, best)
-    callbacks: list = [clock, cb.ReportBatches(reporter, steps), cb.FollowCancelToken(cancel, reporter)]
+    nan = cb.StopOnNaNLoss(clock)
+    callbacks: list = [clock, cb.ReportBatches(reporter, steps), cb.FollowCancelToken(cancel, reporter), nan]
     if config.schedule == "step":
         callbacks.append(cb.LearningRateByEpoch(lambda epoch: step_decay(config, epoch)))
     callbacks += [best, records, cb.AtomicBackup(run_dir / BACKUP_DIR, clock, best)]
@@ -168,7 +184,7 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_f
                 str(run_dir / "tensorboard"), write_graph=False, profile_batch=0, update_freq="epoch"
             )
         )
-    return records, best, callbacks
+    return records, best, nan, callbacks
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,8 +212,10 @@ def train(
     started = time.perf_counter()
     if dataset is None:
         dataset = load_config_dataset(config, reporter)
-    if len(dataset.train) == 0:
-        raise WorkbenchError("The dataset has no training images.")
+    check_splits(config, dataset)
+    config, notice = drop_folder_settings(config, dataset)
+    if notice:
+        reporter.on_message(notice)
     models.check_input(config.model, dataset.image_shape, config.model_options)
     for skipped in dataset.skipped[:20]:
         reporter.on_message(f"Skipped {skipped.path}: {skipped.reason}")
@@ -206,6 +224,40 @@ def train(
 
     run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
     return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, started, command))
+
+
+def check_splits(config: TrainConfig, dataset) -> None:
+    """Refuse, before training, a dataset without images in a split the run needs.
+
+    Training needs training images, the final evaluation test images, and a validation split
+    above 0 asks for validation images. A folder split with a test split of 0 (and no test/
+    folder), or with too few images per class to set one aside for each split, used to train to
+    the end and then fail in TensorFlow with no model.
+    """
+    if len(dataset.train) == 0:
+        raise DatasetError("The dataset has no training images.")
+    test_empty = len(dataset.test) == 0
+    val_empty = len(dataset.val) == 0 and config.validation_split > 0
+    if not (test_empty or val_empty):
+        return
+    which = " and ".join(name for name, empty in (("test split", test_empty), ("validation split", val_empty)) if empty)
+    reasons, fixes = [], []
+    if test_empty and config.test_split == 0:
+        reasons.append("the test split is 0 and there is no test/ folder with images, so the model could not be tested")
+        fixes.append("set a test split above 0 (0.2 is usual) or add a test/ folder")
+    if val_empty or (test_empty and config.test_split > 0):
+        per_class = [sum(n) for n in zip(*dataset.counts().values(), strict=True)]
+        smallest = min(per_class) if per_class else 0
+        needed = 1 + (config.test_split > 0) + (config.validation_split > 0)
+        images = f"{smallest} image" + ("" if smallest == 1 else "s")
+        reasons.append(f"its smallest class has {images}, too few to set one aside for each split")
+        fixes.append(f"add images (at least {needed} per class)")
+    if val_empty and not test_empty:
+        fixes.append("set the validation split to 0 to train without validation")
+    verb = "have" if test_empty and val_empty else "has"
+    raise DatasetError(
+        f"The {which} of {dataset.name} {verb} no images: {'; '.join(reasons)}. To train, {' or '.join(fixes)}."
+    )
 
 
 def resume_run(
@@ -243,6 +295,7 @@ def resume_run(
     started = time.perf_counter()
     if dataset is None:
         dataset = load_config_dataset(config, reporter)
+    check_splits(config, dataset)
     atomic.write_json(run_dir / "config.json", config.to_dict())
     runs.write_status(run_dir, state="running", pid=os.getpid(), resumed=runs._now(), error=None)
     reporter.on_message(
@@ -336,7 +389,9 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
             model.load_weights(run_dir / BEST_WEIGHTS)
             weights = [w.copy() for w in model.get_weights()]
         best_so_far = (best_val, best_epoch, weights)
-    records, best, callbacks = _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far, model)
+    records, best, nan, callbacks = _make_callbacks(
+        config, reporter, cancel, run_dir, history, steps, best_so_far, model
+    )
     reporter.on_start(
         {
             "run_dir": str(run_dir),
@@ -365,6 +420,8 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         shuffle=False,  # the pipeline shuffles; this silences Keras' warning
         verbose=0,
     )
+    if nan.stopped:
+        raise WorkbenchError(nan_message(config, nan))
     state = "stopped" if cancel.cancelled else "finished"
     if state == "stopped":
         reporter.on_message(f"Stopped after {records.epochs_done} complete epoch(s); keeping the best model so far.")
