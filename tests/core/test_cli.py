@@ -101,29 +101,10 @@ def test_terminal_reporter_lines():
     assert err.getvalue() == ""  # no progress bar when not a terminal
 
 
-def test_continue_and_resume_from_the_command_line(capsys):
-    """`continue RUN --epochs N` trains more epochs in the same folder with train's output; `resume`
-    says what to do for a finished run; both check their arguments before loading anything."""
-    args = ["--model", "simple-cnn-1", "--limit", "200", "--batch-size", "64", "--no-tensorboard"]
-    assert run_cli(["train", "--epochs", "1", *args]) == 0
-    run_dir = Path(RESULT.search(capsys.readouterr().out.strip().splitlines()[-1]).group(3))
-
-    assert run_cli(["resume", run_dir.name]) == 2
-    err = capsys.readouterr().err
-    assert "has finished" in err and f"python main.py continue {run_dir.name} --epochs N" in err
-    assert run_cli(["continue", run_dir.name, "--epochs", "0"]) == 2
-    assert "--epochs must be at least 1" in capsys.readouterr().err
-
-    assert run_cli(["continue", run_dir.name, "--epochs", "1"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert out[0].startswith("Epoch 2/2") and "val_accuracy" in out[0]
-    m = RESULT.search(out[-1])
-    assert m and Path(m.group(3)) == run_dir
-    history = (run_dir / "history.csv").read_text().strip().splitlines()
-    assert len(history) == 3  # header and both epochs, in the one run folder
-
-
-def test_resume_a_stopped_run_from_the_command_line(capsys):
+def test_resume_then_continue_from_the_command_line(capsys):
+    """`resume RUN` finishes a stopped run from its backup; on a finished run it says to use
+    `continue`; `continue RUN --epochs N` trains N more epochs in the same folder. Each prints
+    train's epoch lines and closing line."""
     from core.config import TrainConfig
     from core.reporting import CancelToken, NullReporter
     from core.training import train
@@ -137,12 +118,27 @@ def test_resume_a_stopped_run_from_the_command_line(capsys):
     config = TrainConfig(model="simple-cnn-1", epochs=2, limit=200, batch_size=64, tensorboard=False)
     stopped = train(config, StopAfterFirstEpoch(), cancel)
     assert stopped.state == "stopped"
+    run_dir = stopped.run_dir
 
-    assert run_cli(["resume", stopped.run_dir.name]) == 0
+    assert run_cli(["resume", run_dir.name]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[0].startswith("Epoch 2/2")
+    assert out[0].startswith("Epoch 2/2") and "val_accuracy" in out[0]
     m = RESULT.search(out[-1])
-    assert m and Path(m.group(3)) == stopped.run_dir
+    assert m and Path(m.group(3)) == run_dir
+
+    assert run_cli(["resume", run_dir.name]) == 2
+    err = capsys.readouterr().err
+    assert "has finished" in err and f"python main.py continue {run_dir.name} --epochs N" in err
+    assert run_cli(["continue", run_dir.name, "--epochs", "0"]) == 2
+    assert "--epochs must be at least 1" in capsys.readouterr().err
+
+    assert run_cli(["continue", run_dir.name, "--epochs", "1"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("Epoch 3/3")
+    m = RESULT.search(out[-1])
+    assert m and Path(m.group(3)) == run_dir
+    history = (run_dir / "history.csv").read_text().strip().splitlines()
+    assert len(history) == 4  # the header and all three epochs, in the one run folder
 
 
 @pytest.mark.parametrize(
