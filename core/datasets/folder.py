@@ -312,10 +312,18 @@ def _damaged_data(img, fmt: str, fh) -> str | None:
     """Why the picture data behind a good header cannot be decoded (truncated, scrambled), or None.
 
     TensorFlow's decoders refuse such a file while training, and ``ignore_errors()`` would drop it
-    without a word, so it is found here and listed with the skipped files. Kept cheap: a PNG's
-    chunks are checked against their checksums without inflating the pixels (``verify``), a JPEG
-    is decoded at 1/8 scale (libjpeg still reads every byte of it), GIF (first frame), BMP and
-    WebP are decoded.
+    without a word, so it is found here and listed with the skipped files. Kept cheap, since a full
+    decode of every photo would make the scan of a large folder take minutes:
+
+    * PNG: every chunk checked against its checksum, without inflating the pixels (``verify``);
+    * JPEG: a file that ends with its end-of-image marker is whole (the marker cannot occur inside
+      the compressed data); any other (cut short, or with bytes after the picture) is decoded at
+      1/8 scale, which still reads every byte of it;
+    * WebP: the size its RIFF header gives against the file's size;
+    * GIF (first frame) and BMP: decoded (cheap: LZW or raw rows).
+
+    Damage inside a whole JPEG or WebP stream that libjpeg/libwebp cannot get through is not found
+    here; the pipeline still drops such a file.
     """
     try:
         if fmt == "PNG":  # verify() must come straight after opening: the header was read since
@@ -324,15 +332,27 @@ def _damaged_data(img, fmt: str, fh) -> str | None:
             fh.seek(0)
             with Image.open(fh) as again:
                 again.verify()
-        else:
-            if fmt in ("JPEG", "MPO"):
+        elif fmt in ("JPEG", "MPO"):
+            fh.seek(-min(_file_size(fh), 64), os.SEEK_END)
+            if not fh.read().rstrip(b"\x00").endswith(b"\xff\xd9"):
                 img.draft(None, (1, 1))  # the smallest scale libjpeg decodes at: 1/8
+                img.load()
+        elif fmt == "WEBP":
+            fh.seek(4)
+            declared = int.from_bytes(fh.read(4), "little") + 8
+            if _file_size(fh) < declared:
+                raise OSError(f"the file holds {_file_size(fh):,} of its {declared:,} bytes")
+        else:
             img.load()
     except Exception as exc:  # noqa: BLE001 - every decoder error means the same to the user
         log.info("Image data of %s cannot be decoded", getattr(img, "filename", "") or "a file", exc_info=True)
         detail = str(exc).strip().splitlines()[0][:80] if str(exc).strip() else type(exc).__name__
         return f"image is truncated or corrupt: its picture data cannot be decoded ({detail})"
     return None
+
+
+def _file_size(fh) -> int:
+    return os.fstat(fh.fileno()).st_size
 
 
 def _exif_orientation(img) -> int:

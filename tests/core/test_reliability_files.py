@@ -183,6 +183,31 @@ def test_every_file_the_scan_keeps_decodes_in_training_so_nothing_is_dropped_sil
     assert len(kept) == 45
 
 
+def test_each_kind_of_picture_cut_short_is_skipped_and_whole_ones_with_trailing_bytes_are_kept(tmp_path):
+    import tensorflow as tf
+
+    from core.datasets.decode import decode_image_file
+
+    root = class_folders(tmp_path / "data")
+    kinds = {"GIF": ".gif", "BMP": ".bmp", "WEBP": ".webp", "JPEG": ".jpg"}
+    for fmt, ext in kinds.items():
+        truncate(save_image(root / "cats" / f"cut{ext}", seed=5, size=(64, 48), fmt=fmt), keep=0.5)
+    trailer = save_image(root / "dogs" / "trailer.jpg", seed=6, size=(64, 48))
+    trailer.write_bytes(trailer.read_bytes() + b"camera maker notes after the picture" * 20)
+    padded = save_image(root / "dogs" / "padded.jpg", seed=7, size=(64, 48))
+    padded.write_bytes(padded.read_bytes() + b"\0" * 100)
+    scan = folder.scan_folder(root)
+    why = reasons(scan)
+    assert sorted(why) == sorted(f"cut{ext}" for ext in kinds.values()), why
+    assert all("truncated or corrupt" in reason for reason in why.values())
+    assert scan.counts() == {"all": [3, 5]}
+    for good in (trailer, padded):
+        assert decode_image_file(tf.constant(str(good)), (16, 16, 3)).shape == (16, 16, 3)
+    for skipped in scan.skipped:  # each would have been dropped by the pipeline without a word
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            decode_image_file(tf.constant(skipped.path), (16, 16, 3)).numpy()
+
+
 class Messages(NullReporter):
     def __init__(self) -> None:
         self.messages: list[str] = []
