@@ -1,8 +1,14 @@
 """Atomic writes: a file is either the old good one or the new complete one, never half-written.
 
 Everything is written to a temporary file in the same folder and renamed over the target with
-``os.replace`` (atomic on POSIX and Windows). If writing fails (full disk, a crash, an exception in a
+``os.replace`` (atomic on POSIX and Windows). If writing fails (full disk, an exception in a
 serializer) the temporary file is removed and the target is untouched.
+
+A process killed mid-write (``kill -9``, a power cut) cannot remove its temporary file: it stays as
+a hidden ``.<target>.<8 random characters><suffix>`` beside the target (``.history.csv.k2x9_a0q.csv``).
+:func:`is_temp_name` recognises exactly these names and :func:`remove_stale_temp_files` removes the
+ones old enough that no writer can still be busy with them (core.runs does so for run folders whose
+own process is gone).
 """
 
 from __future__ import annotations
@@ -12,9 +18,15 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+#: A temporary file younger than this may still be written by a live process: it is never removed.
+STALE_TEMP_S = 30.0
+_TEMP_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")  # what tempfile.mkstemp draws its names from
+_TEMP_RANDOM = 8  # ... and how many
 
 
 @contextlib.contextmanager
@@ -40,6 +52,57 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is a temporary file of :func:`atomic_path`: ``.<target>.<8 random><suffix>``.
+
+    The suffix is the target's own (or, as for Keras weights, a longer ending of the target's name:
+    ``.best.weights.h5.ab12cd34.weights.h5``), so a name matches only when its target ends with it.
+    """
+    if not name.startswith(".") or len(name) < _TEMP_RANDOM + 3:
+        return False
+    body = name[1:]
+    for i in range(1, len(body)):
+        if body[i] != ".":
+            continue
+        target, rest = body[:i], body[i + 1 :]
+        random, suffix = rest[:_TEMP_RANDOM], rest[_TEMP_RANDOM:]
+        if (
+            len(random) == _TEMP_RANDOM
+            and set(random) <= _TEMP_CHARS
+            and (suffix == "" or suffix.startswith("."))
+            and target.endswith(suffix)
+            and (suffix or "." not in target.lstrip("."))  # no suffix: only for a target without one
+        ):
+            return True
+    return False
+
+
+def remove_stale_temp_files(folder: str | os.PathLike, min_age_s: float = STALE_TEMP_S) -> list[Path]:
+    """Remove the temporary files of interrupted atomic writes in ``folder`` (not below it).
+
+    Only names :func:`is_temp_name` recognises, and only regular files last written more than
+    ``min_age_s`` seconds ago: a younger one may belong to a write still going on. The caller makes
+    sure that the process that owns the folder is gone. Returns what was removed; never raises.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not is_temp_name(entry.name):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False) or now - entry.stat(follow_symlinks=False).st_mtime < min_age_s:
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
 
 
 def _fsync_file(path: Path) -> None:

@@ -11,6 +11,10 @@ Layout of a run folder (every file written atomically, see core/atomic.py)::
     backup/           Keras BackupAndRestore state, for resuming an interrupted run
     evaluation.npz    test-set labels and probabilities (for the gallery)
     metrics.json      test accuracy, loss, per-class report, confusion matrix
+
+A ``kill -9`` during an atomic write leaves a hidden temporary file (``.history.csv.k2x9_a0q.csv``,
+see core/atomic.py). Such files are never one of the run's files (:attr:`RunInfo.files`), and
+:func:`read_run` (so opening or resuming a run) removes them once the run's own process is gone.
 """
 
 from __future__ import annotations
@@ -209,6 +213,7 @@ class RunInfo:
     backup_epoch: int = 0
     has_model: bool = False  # model.keras is there and is a Keras archive
     has_evaluation: bool = False  # evaluation.npz and a readable metrics.json
+    files: list[str] = field(default_factory=list)  # the folder's entries, temporary files of atomic writes left out
 
     @property
     def name(self) -> str:
@@ -366,6 +371,9 @@ def read_run(run_dir: str | Path) -> RunInfo:
         names = set(os.listdir(run_dir))
     except OSError as exc:
         raise RunError(f"The run folder {run_dir} cannot be read.", detail=str(exc)) from exc
+    temporary = {n for n in names if atomic.is_temp_name(n)}
+    names -= temporary
+    info.files = sorted(names)
     info.config = _read_object(info, "config.json") or {}
     if "metrics.json" in names:
         info.metrics = _read_object(info, "metrics.json") or {}
@@ -373,6 +381,9 @@ def read_run(run_dir: str | Path) -> RunInfo:
         info.status = read_status(run_dir)
     except RunError as exc:
         info.problems.append(str(exc))
+    else:
+        if (temporary or BACKUP_DIR in names) and not _pid_alive(info.status.get("pid")):
+            _remove_orphans(run_dir, top=bool(temporary), backup=BACKUP_DIR in names)
     config, status, metrics = info.config, info.status, info.metrics
 
     meta = read_meta(run_dir) if META in names else {}
@@ -418,6 +429,21 @@ def read_run(run_dir: str | Path) -> RunInfo:
     if info.state == "failed" and info.error:
         info.problems.append(f"training failed: {info.error.splitlines()[0]}")
     return info
+
+
+def _remove_orphans(run_dir: Path, *, top: bool, backup: bool) -> list[Path]:
+    """Remove what atomic writes killed mid-way left in ``run_dir`` (``top``) and its ``backup/``.
+
+    Only temporary files of core/atomic.py older than :data:`core.atomic.STALE_TEMP_S`; the caller
+    (:func:`read_run`) has made sure that the process named in status.json is gone, and leaves a run
+    whose status cannot be read alone: a process still writing must never lose its temporary file.
+    """
+    removed = atomic.remove_stale_temp_files(run_dir) if top else []
+    if backup:
+        removed += atomic.remove_stale_temp_files(run_dir / BACKUP_DIR)
+    if removed:
+        log.info("Removed %d half-written temporary file(s) from run %s", len(removed), run_dir.name)
+    return removed
 
 
 def run_folders(workspace: Path | None = None) -> list[Path]:

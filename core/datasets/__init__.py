@@ -4,7 +4,7 @@ Public API::
 
     list_datasets() -> list[dict]            # the built-ins, for menus (no TensorFlow, no network)
     load_dataset(name_or_path, ...) -> Dataset
-    scan_folder(path, reporter=None) -> FolderScan      # a folder preview, Pillow headers only
+    scan_folder(path, reporter=None) -> FolderScan      # a folder preview (headers; picture data checked cheaply)
     folder_dataset(scan, ...) -> Dataset     # a Dataset from a scan already made (no second scan)
     BUILTIN_NAMES                            # ("mnist-sample", "mnist", "fashion-mnist", "cifar10", "cifar100")
 

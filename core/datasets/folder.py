@@ -7,15 +7,19 @@ Two layouts are understood:
   ``valid``, ``validation``), each holding the same class folders. A split that is missing is
   carved out of ``train/``.
 
-:func:`scan_folder` reads only each file's header, so it is fast enough for a preview before
-training, and raises :class:`~core.errors.DatasetError` for layouts that cannot train. Files it
-cannot use are listed in :attr:`FolderScan.skipped` with a reason; hidden files (``.DS_Store``,
+:func:`scan_folder` reads each file's header and checks its picture data cheaply (no full-size
+decoding), so it is fast enough for a preview before training, and raises
+:class:`~core.errors.DatasetError` for layouts that cannot train. Files it cannot use are listed
+in :attr:`FolderScan.skipped` with a reason; hidden files (``.DS_Store``,
 ``._x.jpg``) and system files (``Thumbs.db``, ``desktop.ini``, ``__MACOSX/``) are ignored silently.
 
 Splits hold file paths, never pixels: ``Split.tf_dataset`` maps
 :func:`core.datasets.decode.decode_image_file` over them, so a folder larger than memory trains. A
 file that passes the header scan but fails to decode (truncated mid-way) is dropped by the
-pipeline's ``ignore_errors()``.
+pipeline's ``ignore_errors()``; the scan checks each file's picture data as well as its header
+(cheaply, see ``_damaged_data``) so that such a file is listed with the skipped files instead.
+Anything that is not a regular file (a named pipe, a socket, a device, a broken link) is skipped
+with its reason, never opened for reading; links to regular files are followed.
 
 Splits are stratified. The held-out test split of a folder without ``test/`` uses the fixed
 :data:`TEST_SEED`, not the user's seed, so runs that differ only in seed are scored on the same
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import statistics
 import time
 from collections.abc import Iterable
@@ -174,13 +179,45 @@ def _children(folder: Path) -> tuple[list[Path], list[Path]]:
     return dirs, files
 
 
-def _walk_files(folder: Path) -> Iterable[Path]:
-    """Every non-ignored file below ``folder`` (class folders may have sub-folders), sorted."""
+def _walk_files(folder: Path) -> Iterable[tuple[Path, str | None]]:
+    """``(path, problem)`` for every non-ignored entry below ``folder`` that is not a folder, sorted.
+
+    Class folders may have sub-folders (links to folders are not followed: they can loop). A link
+    to a regular file is followed and keeps its own path. ``problem`` says why an entry that is not
+    a regular file (a named pipe, a socket, a device, a broken link) cannot be used: opening a pipe
+    would wait for a writer forever.
+    """
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not _ignored(d))
         for name in sorted(filenames):
             if not _ignored(name):
-                yield Path(dirpath) / name
+                path = Path(dirpath) / name
+                yield path, _not_regular(path)
+
+
+def _not_regular(path: Path) -> str | None:
+    """Why ``path`` is not a regular file (after following links), or None when it is one."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken link (what it points to is gone)" if os.path.islink(path) else "the file is gone"
+    except OSError as exc:
+        return f"the file cannot be read ({exc.strerror or exc})"
+    return None if stat.S_ISREG(mode) else _kind_problem(mode)
+
+
+def _kind_problem(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        kind = "a named pipe (FIFO)"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device file"
+    elif stat.S_ISDIR(mode):
+        kind = "a folder"
+    else:
+        kind = "something else"
+    return f"not a regular file: {kind}"
 
 
 def _extension_problem(path: Path) -> str | None:
@@ -209,15 +246,21 @@ def probe_image(path: str | Path) -> tuple[tuple[int, int], bool, int] | str:
     The size is as the picture is shown, i.e. after its EXIF orientation (1-8; 1 = as stored) is
     applied: a phone photo stored sideways reports its upright size.
 
-    Reads the header only (no pixel decoding). Refuses what TensorFlow's decoder would choke on:
-    formats other than PNG/JPEG/GIF/BMP/WebP whatever the extension says, animated WebP, and BMP
-    other than 24/32-bit colour or 8-bit grey.
+    Reads the header, then checks the picture data cheaply (``_damaged_data``: truncated or
+    scrambled data). Refuses what TensorFlow's decoder would choke on: anything that is not a
+    regular file, formats other than PNG/JPEG/GIF/BMP/WebP whatever the extension says, animated
+    WebP, BMP other than 24/32-bit colour or 8-bit grey, and damaged picture data.
     """
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    damaged = None
     try:
-        with open(path, "rb") as fh:
+        # Non-blocking, so that a named pipe is refused at once instead of waiting for a writer.
+        with open(path, "rb", opener=_open_nonblocking) as fh:
+            mode_bits = os.fstat(fh.fileno()).st_mode
+            if not stat.S_ISREG(mode_bits):
+                return _kind_problem(mode_bits)
             head = fh.read(16)
             if not head:
                 return "empty file (0 bytes)"
@@ -229,6 +272,8 @@ def probe_image(path: str | Path) -> tuple[tuple[int, int], bool, int] | str:
                     grey = mode in GRAY_MODES or _grey_palette(img)
                     compression = img.info.get("compression", 0) if fmt == "BMP" else 0
                     orientation = _exif_orientation(img)
+                    if fmt in DECODABLE_FORMATS and 0 < w * h <= MAX_PIXELS and not (fmt == "WEBP" and animated):
+                        damaged = _damaged_data(img, fmt, fh)
             except Image.DecompressionBombError:
                 return f"image is too large (over {MAX_PIXELS / 1e6:.0f} megapixels)"
             except UnidentifiedImageError:
@@ -238,7 +283,10 @@ def probe_image(path: str | Path) -> tuple[tuple[int, int], bool, int] | str:
     except PermissionError:
         return "the file cannot be read (permission denied)"
     except OSError as exc:
-        return f"the file cannot be read ({exc.strerror or exc})"
+        problem = _not_regular(path)  # a socket cannot even be opened
+        return problem or f"the file cannot be read ({exc.strerror or exc})"
+    if damaged:
+        return damaged
     if fmt not in DECODABLE_FORMATS:
         return f"a {fmt} image despite its {path.suffix} name; TensorFlow cannot read {fmt} (re-save as PNG)"
     if w <= 0 or h <= 0:
@@ -254,6 +302,57 @@ def probe_image(path: str | Path) -> tuple[tuple[int, int], bool, int] | str:
     if orientation in (5, 6, 7, 8):  # a quarter turn: shown with width and height swapped
         w, h = h, w
     return (int(h), int(w)), grey, orientation
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+
+
+def _damaged_data(img, fmt: str, fh) -> str | None:
+    """Why the picture data behind a good header cannot be decoded (truncated, scrambled), or None.
+
+    TensorFlow's decoders refuse such a file while training, and ``ignore_errors()`` would drop it
+    without a word, so it is found here and listed with the skipped files. Kept cheap, since a full
+    decode of every photo would make the scan of a large folder take minutes:
+
+    * PNG: every chunk checked against its checksum, without inflating the pixels (``verify``);
+    * JPEG: a file that ends with its end-of-image marker is whole (the marker cannot occur inside
+      the compressed data); any other (cut short, or with bytes after the picture) is decoded at
+      1/8 scale, which still reads every byte of it;
+    * WebP: the size its RIFF header gives against the file's size;
+    * GIF (first frame) and BMP: decoded (cheap: LZW or raw rows).
+
+    Damage inside a whole JPEG or WebP stream that libjpeg/libwebp cannot get through is not found
+    here; the pipeline still drops such a file.
+    """
+    try:
+        if fmt == "PNG":  # verify() must come straight after opening: the header was read since
+            from PIL import Image
+
+            fh.seek(0)
+            with Image.open(fh) as again:
+                again.verify()
+        elif fmt in ("JPEG", "MPO"):
+            fh.seek(-min(_file_size(fh), 64), os.SEEK_END)
+            if not fh.read().rstrip(b"\x00").endswith(b"\xff\xd9"):
+                img.draft(None, (1, 1))  # the smallest scale libjpeg decodes at: 1/8
+                img.load()
+        elif fmt == "WEBP":
+            fh.seek(4)
+            declared = int.from_bytes(fh.read(4), "little") + 8
+            if _file_size(fh) < declared:
+                raise OSError(f"the file holds {_file_size(fh):,} of its {declared:,} bytes")
+        else:
+            img.load()
+    except Exception as exc:  # noqa: BLE001 - every decoder error means the same to the user
+        log.info("Image data of %s cannot be decoded", getattr(img, "filename", "") or "a file", exc_info=True)
+        detail = str(exc).strip().splitlines()[0][:80] if str(exc).strip() else type(exc).__name__
+        return f"image is truncated or corrupt: its picture data cannot be decoded ({detail})"
+    return None
+
+
+def _file_size(fh) -> int:
+    return os.fstat(fh.fileno()).st_size
 
 
 def _exif_orientation(img) -> int:
@@ -396,8 +495,8 @@ def scan_folder(path: str | Path, *, reporter: Reporter | None = None) -> Folder
     candidates: list[Path] = []
     for split in split_dirs:
         for ci, cname in enumerate(class_names):
-            for f in _walk_files(class_dirs[split][cname]):
-                problem = _extension_problem(f)
+            for f, problem in _walk_files(class_dirs[split][cname]):
+                problem = problem or _extension_problem(f)
                 if problem:
                     skipped.append(SkippedFile(str(f), problem))
                 else:

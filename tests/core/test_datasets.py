@@ -304,14 +304,18 @@ def test_flat_folder_skips_bad_files_and_trains_on_the_good_ones(tmp_path):
     assert reasons["README.md"] == "not inside a class folder"
     assert reasons["palette.bmp"].startswith("this kind of BMP")
     assert not {".DS_Store", "Thumbs.db", "._cats_000.png"} & set(reasons)
-    # The truncated files pass the header scan ...
-    assert scan.counts() == {"all": [6, 6]}
+    # The truncated files pass the header check but not the check of their picture data (issue 13, item 6).
+    assert reasons["cut.jpg"].startswith("image is truncated or corrupt")
+    assert reasons["cut.png"].startswith("image is truncated or corrupt")
+    assert scan.counts() == {"all": [5, 5]}
 
     ds = datasets.load_dataset(root, validation_split=0, test_split=0)
-    assert len(ds.train) == 12 and [Path(s.path).name for s in ds.skipped] == [Path(s.path).name for s in scan.skipped]
-    # ... and are dropped when decoded, without stopping the others.
+    assert len(ds.train) == 10 and [Path(s.path).name for s in ds.skipped] == [Path(s.path).name for s in scan.skipped]
+    # A file damaged after the scan is still dropped when decoded, without stopping the others.
+    damaged = Path(ds.train.paths[0])
+    damaged.write_bytes(damaged.read_bytes()[:60])
     x, y = decoded(ds.train, ds.image_shape)
-    assert len(x) == 10 and np.bincount(y).tolist() == [5, 5]
+    assert len(x) == 9 and np.bincount(y).tolist() == [4, 5]
     assert x.dtype == np.uint8 and x.shape[1:] == ds.image_shape
 
 
