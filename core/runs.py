@@ -87,12 +87,13 @@ def read_status(run_dir: Path) -> dict[str, Any]:
         raise RunError(f"The status file of run {run_dir.name} cannot be read.", detail=str(exc)) from exc
     if not isinstance(status, dict):
         raise RunError(f"The status file of run {run_dir.name} cannot be read: it holds no status.")
-    if status.get("state") == "running" and not _pid_alive(status.get("pid")):
+    if status.get("state") == "running" and not pid_alive(status.get("pid")):
         status["state"] = "interrupted"
     return status
 
 
-def _pid_alive(pid: Any) -> bool:
+def pid_alive(pid: Any) -> bool:
+    """Whether process ``pid`` runs on this machine (run folders and study workers record their pid)."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     if pid == os.getpid():
@@ -382,7 +383,7 @@ def read_run(run_dir: str | Path) -> RunInfo:
     except RunError as exc:
         info.problems.append(str(exc))
     else:
-        if (temporary or BACKUP_DIR in names) and not _pid_alive(info.status.get("pid")):
+        if (temporary or BACKUP_DIR in names) and not pid_alive(info.status.get("pid")):
             _remove_orphans(run_dir, top=bool(temporary), backup=BACKUP_DIR in names)
     config, status, metrics = info.config, info.status, info.metrics
 

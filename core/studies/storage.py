@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core import atomic, paths
+from core.runs import pid_alive
 from core.studies import designs
 from core.studies.designs import quiet_optuna
 from core.studies.plan import StudyError, StudyPlan
@@ -51,20 +52,6 @@ def storage_url(plan_or_url: StudyPlan | str | None, folder: Path) -> str:
     return url or f"journal:{folder / JOURNAL_FILE}"
 
 
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def _make_heartbeat_class(base: type) -> type:
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.storages._heartbeat import BaseHeartbeat
@@ -90,7 +77,7 @@ def _make_heartbeat_class(base: type) -> type:
             for t in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
                 beat = t.system_attrs.get(HEARTBEAT_ATTR)
                 if isinstance(beat, dict) and beat.get("trial_id") == t._trial_id:
-                    if beat.get("host") == HOST and not _pid_alive(beat.get("pid")):
+                    if beat.get("host") == HOST and not pid_alive(beat.get("pid")):
                         stale.append(t._trial_id)
                         continue
                     last = float(beat.get("time") or now)
