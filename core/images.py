@@ -57,11 +57,19 @@ def _looks_like_image(head: bytes) -> bool:
     return any(head.startswith(sig) for sig in _SIGNATURES)
 
 
+def megapixels(pixels: float) -> str:
+    """Pixels as a person reads megapixels: ``51.2``, ``10,000`` (never ``1e+04``)."""
+    value = pixels / 1e6
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def too_large_text(pixels: int) -> str:
+    """Why an image of ``pixels`` is refused (training's folder scan and Predict say the same)."""
+    return f"image is too large ({megapixels(pixels)} megapixels; the limit is {megapixels(MAX_PIXELS)})"
+
+
 def _too_large(pixels: int) -> ImageError:
-    return ImageError(
-        f"image is too large ({pixels / 1e6:.3g} megapixels; the limit is {MAX_PIXELS / 1e6:.3g})",
-        detail=f"{pixels} pixels > MAX_PIXELS = {MAX_PIXELS}",
-    )
+    return ImageError(too_large_text(pixels), detail=f"{pixels} pixels > MAX_PIXELS = {MAX_PIXELS}")
 
 
 def open_image(path: str | Path, *, min_size: int | None = None) -> Image.Image:

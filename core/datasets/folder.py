@@ -51,6 +51,9 @@ from core.datasets.base import (
     stratified_subset,
 )
 from core.errors import DatasetError
+
+# Images with more pixels are skipped: a decompression bomb, or a scan needing gigabytes per image.
+from core.images import MAX_PIXELS, megapixels, too_large_text
 from core.reporting import NullReporter, Reporter
 
 log = logging.getLogger(__name__)
@@ -76,9 +79,6 @@ OTHER_IMAGE_EXTENSIONS = frozenset(
 # What Pillow calls the formats TensorFlow's decode_image reads (MPO: a camera JPEG with extras).
 DECODABLE_FORMATS = frozenset({"PNG", "JPEG", "MPO", "GIF", "BMP", "WEBP"})
 GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
-#: Images with more pixels than this are skipped (a decompression bomb, or a huge scan that would
-#: need gigabytes per image in the input pipeline). Same limit as core.images.MAX_PIXELS.
-MAX_PIXELS = 50_000_000
 #: Default input size: the typical (median) image size, shrunk to fit MAX_SIDE, at least MIN_SIDE.
 MIN_SIDE, MAX_SIDE = 16, 224
 #: Fixed seed of the held-out test split (see the module docstring).
@@ -275,7 +275,7 @@ def probe_image(path: str | Path) -> tuple[tuple[int, int], bool, int] | str:
                     if fmt in DECODABLE_FORMATS and 0 < w * h <= MAX_PIXELS and not (fmt == "WEBP" and animated):
                         damaged = _damaged_data(img, fmt, fh)
             except Image.DecompressionBombError:
-                return f"image is too large (over {MAX_PIXELS / 1e6:.0f} megapixels)"
+                return f"image is too large (over {megapixels(MAX_PIXELS)} megapixels)"
             except UnidentifiedImageError:
                 return "image is truncated or corrupt" if _looks_like_image(head) else "not a readable image"
             except (SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, OSError):
@@ -292,7 +292,7 @@ def probe_image(path: str | Path) -> tuple[tuple[int, int], bool, int] | str:
     if w <= 0 or h <= 0:
         return "image is truncated or corrupt"
     if w * h > MAX_PIXELS:
-        return f"image is too large ({w * h / 1e6:.3g} megapixels; the limit is {MAX_PIXELS / 1e6:.0f})"
+        return too_large_text(w * h)
     if fmt == "WEBP" and animated:
         return "animated WebP is not supported (save one frame as PNG or a still WebP)"
     # TensorFlow's BMP decoder reads 24/32-bit and 8-bit grey only: it ignores a palette (it would

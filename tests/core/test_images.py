@@ -215,3 +215,12 @@ def test_min_size_decodes_large_jpeg_at_reduced_scale(tmp_path):
     assert to_model_input(small, (32, 32, 3)).shape == (32, 32, 3)
     png = _save(_noise_rgb(400, 300), tmp_path / "photo.png")
     assert open_image(png, min_size=64).size == (400, 300)  # only JPEG has reduced-scale decoding
+
+
+def test_megapixels_read_as_people_write_them():
+    from core.images import MAX_PIXELS, megapixels, too_large_text
+
+    assert megapixels(10_000_000_000) == "10,000"  # not "1e+04"
+    assert megapixels(51_200_000) == "51.2"
+    assert too_large_text(10_000_000_000) == "image is too large (10,000 megapixels; the limit is 50)"
+    assert megapixels(MAX_PIXELS) == "50"
