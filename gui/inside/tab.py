@@ -28,22 +28,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
-from core.errors import WorkbenchError
 from gui import dialogs
 from gui.inside import jobs as inside_jobs
+from gui.inside.activations import ActivationsRequests
 from gui.inside.activations_panel import ActivationsPanel
 from gui.inside.embedding_panel import EmbeddingPanel
 from gui.inside.source_bar import SourceBar
-from gui.inside.state import ActivationRequest, External, InsideState, Opened, Source
+from gui.inside.state import External, InsideState, Opened, Source
 from gui.settings import AppSettings
 from gui.tasks import TaskFailure, TaskSlot
 from gui.workers import JobRunner
 
 SPLITTERS = "inside"  # the name of the plots' splitter in the settings
-ACTIVATIONS_DELAY_MS = 120  # quick changes of row or layer ask for one activation map, not many
 
 
 class InsideTab(QWidget):
@@ -98,11 +97,7 @@ class InsideTab(QWidget):
             on_progress=self.embedding_page.on_progress,
             on_message=self.status_message.emit,
         )
-        self.activations_task = TaskSlot(self.jobs, "Activations", parent=self, on_failed=self._on_activations_failed)
-        self._act_timer = QTimer(self)
-        self._act_timer.setSingleShot(True)
-        self._act_timer.setInterval(ACTIVATIONS_DELAY_MS)
-        self._act_timer.timeout.connect(self._compute_activations)
+        self.activations = ActivationsRequests(self.jobs, self.state, self.activations_page, self)
 
         self._wire()
         if self.settings is not None:
@@ -137,7 +132,7 @@ class InsideTab(QWidget):
     @property
     def activations_busy(self) -> bool:
         """An activation request is waiting (debounce timer) or running: the grid is not current yet."""
-        return self._act_timer.isActive() or self.activations_task.running
+        return self.activations.busy
 
     def current_layer(self) -> str | None:
         return self.state.layer
@@ -372,7 +367,7 @@ class InsideTab(QWidget):
         if state.using_external:
             page.set_layers(state.external.layer_choices, state.act_layer)
             page.show_image(state.external.image, f"<b>{html.escape(state.external.title)}</b>")
-            self._schedule_activations()
+            self.activations.schedule()
         elif state.opened is not None:
             page.set_layers(state.opened.layer_choices, state.act_layer)
             self._show_test_image()
@@ -385,7 +380,7 @@ class InsideTab(QWidget):
 
     def _on_act_layer_chosen(self, layer: str) -> None:
         self.state.act_layer = layer
-        self._schedule_activations()
+        self.activations.schedule()
 
     def _on_shortcut(self, which: str) -> None:
         layer = self.state.shortcut_layer(which)
@@ -395,37 +390,7 @@ class InsideTab(QWidget):
     def _show_test_image(self) -> None:
         opened = self.state.opened
         if opened is not None and self.activations_page.show_test_image(opened.data, self.state.row):
-            self._schedule_activations()
-
-    def _schedule_activations(self) -> None:
-        # What is on its way was asked for an image or layer no longer chosen: it must not be drawn.
-        self.activations_task.cancel()
-        self._act_timer.start()
-
-    def _compute_activations(self) -> None:
-        """Ask for the activations chosen now; this request supersedes any still on its way."""
-        try:
-            request = self.state.activation_request()
-        except WorkbenchError as exc:
-            self.activations_page.grid.set_message(str(exc))
-            return
-        if request is None:
-            self.activations_page.status.setText("")
-            return
-        self.activations_page.status.setText(f"Computing {request.layer} ...")
-        self.activations_task.start(
-            inside_jobs.activations_job(request), on_done=lambda result: self._show_activations(request, result)
-        )
-
-    def _show_activations(self, request: ActivationRequest, result: tuple[str, np.ndarray]) -> None:
-        name, values = result
-        class_name = request.choice.class_name if request.choice else ""
-        self.activations_page.grid.set_activations(values, name, class_name, request.labels)
-        self.activations_page.status.setText("")
-
-    def _on_activations_failed(self, failure: TaskFailure) -> None:
-        self.activations_page.status.setText(html.escape(failure.message))
-        self.activations_page.grid.set_message(failure.message)
+            self.activations.schedule()
 
     # ==========================================================================================
     # State of the controls, showing, closing
@@ -433,7 +398,7 @@ class InsideTab(QWidget):
     def _waiting_prefix(self) -> str:
         """Another tab's job holds the runner: say so before the elapsed time."""
         current = self.jobs.current
-        mine = {slot.name for slot in (self.open_task, self.embed_task, self.activations_task)}
+        mine = {slot.name for slot in (self.open_task, self.embed_task, self.activations.task)}
         return f"Waiting for {current.name.lower()} to finish ... " if current and current.name not in mine else ""
 
     def _update_controls(self) -> None:
@@ -456,8 +421,8 @@ class InsideTab(QWidget):
 
     def shutdown(self) -> None:
         """Stop this tab's jobs (the main window's close waits for the runner afterwards)."""
-        self._act_timer.stop()
-        for slot in (self.open_task, self.embed_task, self.activations_task):
+        self.activations.stop()
+        for slot in (self.open_task, self.embed_task):
             slot.cancel()
 
 
