@@ -31,7 +31,22 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 48
-EMPTY_MAP = "Nothing in this image speaks for this class at this layer (the map is empty)."
+EMPTY_MAP = (
+    "Nothing in this image speaks for this class at this layer, nor at the convolutional layers before it "
+    "(their maps are empty)."
+)
+
+
+def _map_note(heat: np.ndarray, asked: str, used: str, class_name: str) -> str | None:
+    """What to say instead of the usual description: an empty map, or the earlier layer it came from."""
+    if float(np.max(heat, initial=0.0)) <= 0:
+        return EMPTY_MAP
+    if used == asked:
+        return None
+    return (
+        f"Evidence for '{class_name}' from layer {used}: at layer {asked} nothing speaks for it (that map is "
+        f"empty), so this is the map of the convolutional layer before it."
+    )
 
 
 def percent_text(p: float) -> str:
@@ -332,13 +347,16 @@ class GradCamPanel(QWidget):
         self._computing = key
         self.status.setText("Computing Grad-CAM ...")
 
-        def job(reporter, cancel):
-            from core.gradcam import colorize, gradcam
+        names = list(self._members[0].class_names) if self._members else []
+        class_name = names[cls] if 0 <= cls < len(names) else str(cls)
 
-            heat = gradcam(model, image, cls, layer, size=size)
+        def job(reporter, cancel):
+            from core.gradcam import colorize, gradcam_with_fallback
+
+            heat, used = gradcam_with_fallback(model, image, cls, layer, size=size)
             # Kept even when a newer request superseded this one: switching back costs nothing.
             # (A QImage may be made off the GUI thread; a QPixmap may not.)
-            maps.put(key, to_qimage(colorize(heat)), None if float(np.max(heat)) > 0 else EMPTY_MAP)
+            maps.put(key, to_qimage(colorize(heat)), _map_note(heat, layer, used, class_name))
             return key
 
         # A new request supersedes this one: its end never reaches the view (the slot cuts it off).
