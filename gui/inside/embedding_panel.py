@@ -193,6 +193,11 @@ class EmbeddingPanel(QWidget):
 
     # -- drawing ---------------------------------------------------------------------------------
     def set_compare_visible(self, visible: bool) -> None:
+        """Show or hide the compared run's plot; shown, the two plots start at equal widths."""
+        if visible and self.stacks[1].isHidden():
+            self.stacks[1].setVisible(True)
+            self.plots.setSizes([10_000, 10_000])  # scaled to the splitter's width: half each
+            return
         self.stacks[1].setVisible(visible)
 
     def draw(self, side: int, opened: Opened, emb) -> None:
