@@ -247,18 +247,19 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.gallery_tab)
 
     def show_gallery_detail(self, source, row: int) -> None:
-        """Open test image ``row`` of a run (a folder) or of a shipped model (a .keras file) in the Gallery."""
+        """Open test image ``row`` of a run (a folder) or of a shipped model (a .keras file) in the Gallery,
+        selected in its grid."""
         source = Path(source)
         data = self.gallery_tab.data
         shown = data is not None and source in (getattr(data, "run_dir", None), getattr(data, "model_path", None))
         self.tabs.setCurrentWidget(self.gallery_tab)
         if shown:
-            self.gallery_tab.show_detail(row)
+            self.gallery_tab.select_image(row)
             return
 
         def when_loaded(*_args) -> None:
             self.gallery_tab.data_changed.disconnect(when_loaded)
-            self.gallery_tab.show_detail(row)
+            self.gallery_tab.select_image(row)
 
         self.gallery_tab.data_changed.connect(when_loaded)
         if source.suffix == ".keras":

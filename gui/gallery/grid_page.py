@@ -137,6 +137,16 @@ class GridPage(QWidget):
         else:
             self.view.scrollToTop()
 
+    def select_row(self, row: int) -> bool:
+        """Make image ``row`` (a row of the evaluation) the selected cell, in view; False when the
+        grid does not show it (filtered out)."""
+        index = self.model.index_of_row(row)
+        if not index.isValid():
+            return False
+        self.view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        return True
+
     def show_empty(self, html: str, *, can_evaluate: bool, can_show_shipped: bool) -> None:
         self.empty_label.setText(html)
         self.empty_evaluate.setVisible(can_evaluate)

@@ -440,6 +440,24 @@ def test_show_in_gallery_from_the_main_window(make_window, qtbot):
     assert window.gallery_tab.data.run_dir == run_dir
 
 
+def test_a_point_clicked_in_the_inside_tab_selects_that_image_in_the_gallery_grid(make_window, qtbot):
+    data = gallery.evaluate_model_file(SHIPPED)
+    run_dir = _run_from_shipped(data)
+    window = make_window(wait_for_tf=False)
+    tab = window.gallery_tab
+    window.inside_tab.show_detail.emit(run_dir, 7)  # the run is not shown yet: it is opened first
+    qtbot.waitUntil(lambda: tab.data is not None and tab.data.run_dir == run_dir, timeout=60_000)
+    assert window.tabs.currentWidget() is tab
+    assert tab.model.row_at(tab.view.currentIndex()) == 7 and tab.detail_row == 7
+    # Shown, but hidden by a filter: the filter is reset and the image selected.
+    tab.outcome_buttons.button(2).click()  # wrong only
+    right = int(np.flatnonzero(tab.data.correct)[3])
+    window.inside_tab.show_detail.emit(run_dir, right)
+    assert tab.model.row_at(tab.view.currentIndex()) == right and tab.detail_row == right
+    assert tab.outcome_buttons.checkedId() == 0
+    assert tab.view.visualRect(tab.view.currentIndex()).intersects(tab.view.viewport().rect())  # in view
+
+
 def test_a_damaged_run_is_an_error_a_person_can_act_on_and_missing_pictures_are_explained(make_tab, qtbot, errors):
     data = make_data(40)
     compute = compute_metrics(data.y_true, data.y_pred, data.class_names)
