@@ -242,6 +242,28 @@ def test_filters_sorting_and_the_count(make_tab, qtbot):
     assert tab.outcome_buttons.checkedId() == 0 and tab.sort_combo.currentIndex() == 0
 
 
+def test_a_long_count_line_ends_in_an_ellipsis_with_the_whole_line_in_its_tooltip(make_tab, qtbot):
+    tab = make_tab()
+    data = make_data()
+    long_names = [f"{name} of a remarkably long and descriptive class name" for name in NAMES]
+    data.evaluation.class_names[:] = long_names
+    tab.set_data(data)
+    tab.resize(1280, 800)
+    show_active(qtbot, tab)
+    tab.outcome_buttons.button(2).click()  # Wrong
+    tab.true_combo.setCurrentIndex(2)
+    tab.pred_combo.setCurrentIndex(3)
+    label = tab.count_label
+    full = label.text()
+    assert long_names[1] in full and long_names[2] in full
+    shown = label.shown_text()
+    assert shown != full and shown.endswith("…"), "the count was cut off without a sign"
+    assert label.fontMetrics().horizontalAdvance(shown) <= label.contentsRect().width()
+    assert full in label.toolTip()
+    tab.reset_filters()
+    assert label.shown_text() == label.text() == "All 300 test images" and full not in label.toolTip()
+
+
 def _click_cell(qtbot, table, row: int, col: int) -> None:
     rect = table.visualRect(table.model().index(row, col))
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
