@@ -153,6 +153,8 @@ class MainWindow(QMainWindow):
         runs.resume_run.connect(self.continue_run)
         inside.status_message.connect(lambda text: self.show_status(text, 6000))
         inside.show_detail.connect(self.show_gallery_detail)
+        for view in (self.predict_tab.view, self.gallery_tab.detail):  # "Show activations"
+            view.activations_requested.connect(self.show_activations)
         runs.restore_layout()
 
     def _on_tensorflow_ready(self, info: dict) -> None:
@@ -266,6 +268,11 @@ class MainWindow(QMainWindow):
             self.gallery_tab.show_shipped(source)
         else:
             self.gallery_tab.show_run(source)
+
+    def show_activations(self, image, model, title: str) -> None:
+        """An image of Predict or the Gallery (the user's own too) in the Inside tab, with its model."""
+        self.inside_tab.set_image(image, model, title)
+        self.tabs.setCurrentWidget(self._inside_slot)
 
     def show_in_predict(self, model_path) -> None:
         self.predict_tab.use_model_file(model_path)
