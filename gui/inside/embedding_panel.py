@@ -89,7 +89,7 @@ class EmbeddingPanel(QWidget):
         self.compute_button.clicked.connect(self.compute_clicked)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip(
-            "Stop computing. Feature extraction stops within a batch; a t-SNE fit already running ends first."
+            "Stop computing: feature extraction stops within a batch, and t-SNE (in its own process) at once."
         )
         self.stop_button.clicked.connect(self.stop_clicked)
         self.progress = QProgressBar()
