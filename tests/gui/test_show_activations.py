@@ -89,3 +89,23 @@ def test_the_gallery_detail_panel_fits_1280_by_800_with_grad_cam_in_view(make_wi
     for part in (tab.detail.chart, tab.detail.model_sees, tab.detail.model_sees_caption):
         right = part.mapTo(panel.viewport(), part.rect().topRight()).x()
         assert right <= visible.right()
+
+
+def test_the_view_says_which_layer_when_grad_cam_falls_back_from_an_empty_map(qtbot, empty_last_map_model):
+    """About 3 % of images had "the map is empty" at the default layer; now the view shows the
+    previous convolutional layer's map and says which layer it is."""
+    from core.inference import LoadedModel
+    from gui.widgets.prediction_view import PredictionView
+
+    view = PredictionView()
+    qtbot.addWidget(view)
+    view.set_model(LoadedModel(empty_last_map_model, Path("crafted.keras"), None, ["zero", "one"], (8, 8, 1)))
+    image = np.zeros((8, 8, 1), np.uint8)
+    image[2:6, 3:5] = 255
+    view.show()
+    with qtbot.waitSignal(view.gradcam_ready, timeout=30_000):
+        view.show_prediction(image, image, np.array([0.6, 0.4]), title="stroke")
+    assert view.current_layer == "conv2" and view.current_class == 0
+    status = view.gradcam_status.text()
+    assert view.showing_gradcam and "conv1" in status and "conv2" in status and "empty" in status
+    assert view.shutdown()
