@@ -161,6 +161,28 @@ def test_tsne_runs_off_the_gui_thread_with_elapsed_time(qtbot, make_tab, workspa
     assert not page.progress.isVisible() and page.compute_button.isEnabled()
 
 
+def test_stop_ends_a_running_tsne_at_once_not_after_its_last_iteration(qtbot, make_tab, workspace):
+    """Closing (or Stop) waited ~75 s for a t-SNE of 10,000 points; now its process is killed."""
+    from core import features
+
+    run_dir = next((workspace / "runs").iterdir())
+    tab = make_tab(workspace)
+    open_run(qtbot, tab, run_dir)
+    tab.set_method("tsne")
+    tab.compute()
+    page = tab.embedding_page
+    # t-SNE's iterations are the progress: wait until it is under way, then stop it.
+    qtbot.waitUntil(
+        lambda: "t-SNE" in page.status.text() and page.progress.maximum() == features.TSNE_MAX_ITER, timeout=120_000
+    )
+    done = page.progress.value()
+    tab.stop()
+    qtbot.waitUntil(lambda: not tab.jobs.busy, timeout=30_000)
+    assert tab.state.embedding is None and "Stopped." in page.status.text()
+    assert 0 < done < features.TSNE_MAX_ITER
+    assert not (run_dir / "embeddings" / "features-tsne-2d.npz").exists()
+
+
 def test_two_runs_side_by_side_ring_the_same_image(qtbot, make_tab, workspace):
     run_a = next((workspace / "runs").iterdir())
     run_b = run_a.parent / (run_a.name + "-copy")
