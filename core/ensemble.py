@@ -1,5 +1,6 @@
 """Ensembles: several models with the same classes vote by averaging their probabilities.
 
+* :func:`member_labels` names the members, distinct even when their files look alike.
 * :func:`check_compatible` makes sure the models can be combined (same class names, same order).
 * :func:`ensemble_predict` averages the members' probabilities for images already prepared for
   each member: members may take different input sizes or colour modes, so each gets its own input,
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core import labels
 from core.errors import ImageError, ModelError
 from core.images import open_image, to_8bit, to_model_input
 from core.inference import DEFAULT_BATCH_SIZE, LoadedModel, Predictor, top_k_rows
@@ -35,6 +37,15 @@ THUMBNAIL_SIZE = 48
 
 def _label(model: LoadedModel) -> str:
     return f"{model.title} ({model.path.name})" if model.title != model.path.name else model.path.name
+
+
+def member_labels(models: Sequence[LoadedModel]) -> list[str]:
+    """How an ensemble names its members (members list, votes table, CSV headers): distinct labels.
+
+    A run's model by :func:`core.labels.model_labels` (its name, or what sets it apart from the other
+    members, its date and test accuracy); any other file by its card's title. Reads only JSON files.
+    """
+    return labels.model_labels([m.path for m in models], [m.title for m in models])
 
 
 def check_compatible(models: Sequence[LoadedModel]) -> list[str]:

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.ensemble import member_labels
 from gui.widgets.gradcam_panel import GradCamPanel, percent_text
 from gui.widgets.image_canvas import ImageCanvas, to_qimage, view_array
 from gui.widgets.topk_chart import PREDICTED, TRUE, WRONG, TopKChart
@@ -72,6 +73,7 @@ class PredictionView(QWidget):
         super().__init__(parent)
         self.jobs = JobRunner(self)
         self._members: list[LoadedModel] = []
+        self._member_labels: list[str] = []  # core.ensemble.member_labels: distinct names for the votes
         self._view: np.ndarray | None = None  # the shown image (RGB, at most image_canvas.MAX_VIEW_SIDE)
         self._inputs: list[np.ndarray] = []  # per member
         self._input_keys: list[str] = []
@@ -237,6 +239,7 @@ class PredictionView(QWidget):
         """
         members = list(loaded) if isinstance(loaded, list | tuple) else [loaded]
         self._members = members
+        self._member_labels = member_labels(members) if len(members) > 1 else [m.title for m in members]
         self.gradcam.set_members(members)
         self.clear()
 
@@ -386,7 +389,7 @@ class PredictionView(QWidget):
             return
         names = self.class_names
         top = int(np.argmax(self._probs))
-        rows = [("Ensemble (mean)", self._probs)] + [(m.title, mp[i]) for i, m in enumerate(self._members)]
+        rows = [("Ensemble (mean)", self._probs)] + [(t, mp[i]) for i, t in enumerate(self._member_labels)]
         self.votes.setRowCount(len(rows))
         for r, (label, p) in enumerate(rows):
             vote = int(np.argmax(p))
