@@ -1,0 +1,173 @@
+"""The Predict tab: refused model choices, what the view says about an image, Stop's keys, legends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core import cards
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "weights" / "mnist-sample-simple-cnn-2.keras"
+
+
+@pytest.fixture(scope="module")
+def shipped_pair():
+    from core.inference import Predictor, load_model
+
+    loaded = load_model(SHIPPED)
+    predictor = Predictor(loaded)
+    predictor.warm_up()
+    return loaded, predictor
+
+
+@pytest.fixture(scope="module")
+def three_classes(tmp_path_factory):
+    """A tiny saved model of 3 classes, with its card (it cannot join an ensemble of digits)."""
+    import keras
+
+    folder = tmp_path_factory.mktemp("three")
+    inp = keras.Input((16, 16, 1))
+    x = keras.layers.Rescaling(1 / 255)(inp)
+    x = keras.layers.Conv2D(2, 3, name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    path = folder / "three.keras"
+    keras.Model(inp, keras.layers.Dense(3, activation="softmax")(x)).save(path)
+    cards.write_card(
+        path,
+        cards.make_card(
+            class_names=["a", "b", "c"],
+            input_shape=(16, 16, 1),
+            dataset={"name": "abc"},
+            architecture={"name": "tiny"},
+            hyperparameters={},
+        ),
+    )
+    return path
+
+
+@pytest.fixture
+def make_tab(qtbot, shipped_pair, tmp_path):
+    """A Predict tab on its own, shown, with the shipped model ready (loaded once per module)."""
+    from gui.predict import PredictTab
+    from gui.settings import AppSettings
+
+    made = []
+
+    def make(*, settings=None):
+        tab = PredictTab(settings or AppSettings(), workspace=tmp_path / "workspace")
+        tab.add_loaded_model(*shipped_pair)
+        qtbot.addWidget(tab)
+        tab.resize(1280, 820)
+        tab.show()
+        made.append(tab)
+        qtbot.waitUntil(lambda: bool(tab.predictors), timeout=120_000)
+        return tab
+
+    yield make
+    for tab in made:
+        assert tab.shutdown(60_000)
+
+
+def _digit(tmp_path: Path, name: str = "digit.png") -> Path:
+    from core.datasets.sample import load_sample_arrays
+
+    x, _ = load_sample_arrays()
+    path = tmp_path / name
+    Image.fromarray(x[0][:, :, 0]).save(path)
+    return path
+
+
+def _predict(qtbot, tab, sources) -> None:
+    with qtbot.waitSignal(tab.batch_finished, timeout=60_000):
+        tab.predict_sources(sources)
+
+
+# ------------------------------------------------------------------------------------------------
+# Item 11: a refused choice keeps the working model and is not remembered
+
+
+def test_a_refused_ensemble_keeps_the_model_in_use_and_is_not_remembered(make_tab, qtbot, three_classes, errors):
+    from gui.settings import AppSettings
+
+    settings = AppSettings()
+    tab = make_tab(settings=settings)
+    assert tab.picker.selected_paths() == [SHIPPED]
+    tab.picker.add_file(three_classes, select=False)
+    tab.picker.select_paths([SHIPPED, three_classes])
+    qtbot.waitUntil(lambda: bool(errors), timeout=60_000)
+    assert errors[-1][0] == "These models cannot be combined"
+    qtbot.waitUntil(lambda: tab.state.loading is None, timeout=10_000)
+    assert [m.path for m in tab.members] == [SHIPPED] and tab.predictors
+    assert tab.picker.selected_paths() == [SHIPPED]
+    assert tab.state.model_problem is None
+    settings.sync()
+    again = AppSettings()
+    assert again.tab_value("predict", "models", [], list) in ([], [str(SHIPPED)])
+    assert str(three_classes) not in again.tab_value("predict", "opened_models", [], list)
+    # The next launch starts with the working model, without an error.
+    before = len(errors)
+    second = make_tab(settings=again)
+    qtbot.wait(300)
+    assert [m.path for m in second.members] == [SHIPPED] and len(errors) == before
+
+
+def test_a_broken_dropped_file_leaves_the_model_and_results_and_is_gone_after_a_restart(
+    make_tab, qtbot, tmp_path, errors
+):
+    from gui.settings import AppSettings
+
+    settings = AppSettings()
+    tab = make_tab(settings=settings)
+    _predict(qtbot, tab, [_digit(tmp_path)])
+    assert tab.results.rowCount() == 1
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"this is not a Keras archive")
+    tab.use_model_file(broken)
+    qtbot.waitUntil(lambda: bool(errors), timeout=60_000)
+    qtbot.waitUntil(lambda: tab.state.loading is None, timeout=10_000)
+    assert [m.path for m in tab.members] == [SHIPPED]
+    assert tab.picker.selected_paths() == [SHIPPED]
+    assert tab.results.rowCount() == 1  # the results stay
+    assert tab.picker.entry(broken.resolve()) is not None  # listed this session, with its problem
+    settings.sync()
+    again = AppSettings()
+    assert str(broken.resolve()) not in again.tab_value("predict", "opened_models", [], list)
+    second = make_tab(settings=again)
+    second.populate()
+    assert second.picker.entry(broken.resolve()) is None
+    assert [m.path for m in second.members] == [SHIPPED]
+
+
+def test_a_working_opened_file_is_remembered(make_tab, qtbot, tmp_path, shipped_pair):
+    import shutil
+
+    from gui.settings import AppSettings
+
+    settings = AppSettings()
+    tab = make_tab(settings=settings)
+    copy = tmp_path / "copy.keras"
+    shutil.copy(SHIPPED, copy)
+    shutil.copy(cards.card_path(SHIPPED), cards.card_path(copy))
+    tab.use_model_file(copy)
+    qtbot.waitUntil(lambda: [m.path for m in tab.members] == [copy.resolve()], timeout=60_000)
+    settings.sync()
+    again = AppSettings()
+    assert again.tab_value("predict", "models", [], list) == [str(copy.resolve())]
+    assert again.tab_value("predict", "opened_models", [], list) == [str(copy.resolve())]
+
+
+def test_six_runs_read_apart_in_the_model_list(qtbot, tmp_path):
+    from core import runs
+    from core.config import TrainConfig
+    from gui.predict.model_picker import list_entries
+
+    for seed in range(6):
+        run = runs.create_run(TrainConfig(seed=seed).to_dict(), "mnist-sample", tmp_path)
+        runs.write_status(run, state="finished", pid=None)
+        (run / "model.keras").write_bytes(b"")
+    titles = [e.title for e in list_entries(tmp_path) if e.source == "run"]
+    assert len(titles) == 6 and len(set(titles)) == 6
+    assert all("seed=" in t for t in titles)
