@@ -285,6 +285,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         best, p = res.top[0]
         rest = ", ".join(f"{n} {q:.3f}" for n, q in res.top[1:])
         print(f"{res.path}: {best} ({p:.3f})" + (f"  [{rest}]" if rest else ""))
+        for note in res.notes:  # an animation's first frame, transparency filled
+            print(f"    note: {note}")
     return 1 if failures == len(files) else 0
 
 

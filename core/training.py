@@ -434,6 +434,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         architecture={"name": spec.name, "title": spec.title, "params": int(model.count_params())},
         hyperparameters=config.to_dict(),
         command=command,
+        background=cards.training_background(dataset.train, dataset.image_shape),  # for transparent pictures
     )
     atomic.write_with(run_dir / "last.keras", model.save)
     cards.write_card(run_dir / "last.keras", cards.make_card(**card_common, metrics={"epochs": records.epochs_done}))
