@@ -153,11 +153,12 @@ class BatchController(QObject):
                 title=str(source.name if isinstance(source, InMemoryImage) else source),
                 member_probs=result.member_probs if len(members) > 1 else None,
                 member_inputs=inputs,
+                notes=result.notes,
             )
 
         # A new row supersedes the read before: the view never shows an image that was asked for earlier.
         self.view_task.start(
-            read_view_image(source, [m.input_shape for m in members]),
+            read_view_image(source, [m.input_shape for m in members], [m.background for m in members]),
             on_done=shown,
             on_failed=lambda failure: self.view.clear(f"{result.name}: {failure.message}"),
         )

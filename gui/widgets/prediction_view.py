@@ -94,6 +94,12 @@ class PredictionView(QWidget):
         f.setBold(True)
         self.title.setFont(f)
 
+        self.reading_note = QLabel("")  # how the image was read: first frame, transparency filled
+        self.reading_note.setWordWrap(True)
+        self.reading_note.setStyleSheet("color: palette(placeholder-text); font-style: italic")
+        self.reading_note.setToolTip("How the file was turned into the model's input.")
+        self.reading_note.hide()
+
         self.canvas = ImageCanvas(minimum=200)
         self.canvas.setToolTip(
             "The image, with the Grad-CAM heat map over it: red where the evidence for the class is."
@@ -111,6 +117,7 @@ class PredictionView(QWidget):
         left = QVBoxLayout()
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.title)
+        left.addWidget(self.reading_note)
         left.addWidget(self.canvas, 1)
         left.addWidget(self.gradcam)
 
@@ -253,8 +260,12 @@ class PredictionView(QWidget):
         title: str = "",
         member_probs: np.ndarray | None = None,
         member_inputs: Sequence[np.ndarray] | None = None,
+        notes: Sequence[str] = (),
     ) -> None:
         """Show one image and its prediction; Grad-CAM follows when ready.
+
+        ``notes`` say how the file was read (:func:`core.images.reading_notes`: an animation's first
+        frame, transparency filled and with which colour); shown under the title.
 
         ``model_input`` is what the (first) model saw, uint8 ``(H, W, C)``; ``probs`` the
         probabilities (the ensemble's mean for an ensemble). ``true_index``, when known (gallery),
@@ -281,6 +292,9 @@ class PredictionView(QWidget):
         self.body.show()
         self.title.setText(title)
         self.title.setToolTip(title)
+        note = "; ".join(notes)
+        self.reading_note.setText(note[:1].upper() + note[1:] + "." if note else "")
+        self.reading_note.setVisible(bool(note))
         self.canvas.set_image(to_qimage(self._view))
         top = int(np.argmax(self._probs))
         self.predicted.setText(names[top])
@@ -311,6 +325,8 @@ class PredictionView(QWidget):
         self._true_index = None
         self.gradcam.clear()
         self.title.setText("")
+        self.reading_note.setText("")
+        self.reading_note.hide()
         self.canvas.set_image(None)
         self.model_sees.set_image(None)
         self.model_sees_caption.setText("")

@@ -171,3 +171,63 @@ def test_six_runs_read_apart_in_the_model_list(qtbot, tmp_path):
     titles = [e.title for e in list_entries(tmp_path) if e.source == "run"]
     assert len(titles) == 6 and len(set(titles)) == 6
     assert all("seed=" in t for t in titles)
+
+
+# ------------------------------------------------------------------------------------------------
+# Items 13 and 14: the view says how the file was read
+
+
+def test_the_view_says_transparency_was_filled_and_an_animation_gave_its_first_frame(make_tab, qtbot, tmp_path):
+    from core.datasets.sample import load_sample_arrays
+
+    x, y = load_sample_arrays()
+    digit = x[0][:, :, 0]
+    alpha = Image.fromarray(digit)
+    ink = Image.merge("RGBA", (*Image.new("RGB", alpha.size, (0, 0, 0)).split(), alpha))  # black ink, transparent
+    drawing = tmp_path / "drawing.png"
+    ink.save(drawing)
+    tab = make_tab()
+    _predict(qtbot, tab, [drawing])
+    assert tab.results.results[0].top[0][0] == str(int(y[0]))  # white ink on black, as the model was trained
+    qtbot.waitUntil(lambda: tab.view.reading_note.isVisible(), timeout=30_000)
+    assert "filled with black" in tab.view.reading_note.text()
+    assert tab.view.model_sees_caption.text().startswith("28 × 28 pixels, grey")
+
+    gif = tmp_path / "anim.gif"
+    frames = [Image.fromarray(x[i][:, :, 0]) for i in range(4)]
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    _predict(qtbot, tab, [gif])
+    qtbot.waitUntil(lambda: "first frame" in tab.view.reading_note.text(), timeout=30_000)
+    assert "4 frames" in tab.view.reading_note.text()
+
+    opaque = tmp_path / "opaque.png"
+    Image.fromarray(digit).save(opaque)
+    _predict(qtbot, tab, [opaque])
+    qtbot.waitUntil(lambda: tab.view.title.text().endswith("opaque.png"), timeout=30_000)
+    assert not tab.view.reading_note.isVisible()
+
+
+# ------------------------------------------------------------------------------------------------
+# Item 17: Stop's keys belong to the shown tab
+
+
+def test_ctrl_period_and_esc_stop_only_the_shown_tabs_work(make_window, qtbot):
+    from PySide6.QtCore import Qt
+
+    window = make_window(wait_for_tf=False)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=10_000)  # window shortcuts need the active window
+    train, predict = window.train_tab, window.predict_tab
+    got = []
+    for name, tab in (("train", train), ("predict", predict)):
+        tab.stop_action.triggered.disconnect()
+        tab.stop_action.triggered.connect(lambda *_a, n=name: got.append(n))
+    for current, name in ((predict, "predict"), (train, "train"), (predict, "predict")):
+        window.tabs.setCurrentWidget(current)
+        got.clear()
+        for tab in (train, predict):
+            tab.stop_action.setEnabled(True)  # as while training and predicting at once
+        qtbot.keyClick(current, Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClick(current, Qt.Key.Key_Escape)
+        assert got == [name, name], (name, got)
+    assert "Ctrl+." in predict.stop_action.toolTip() and "Esc" in predict.stop_action.toolTip()
