@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -231,3 +232,30 @@ def test_ctrl_period_and_esc_stop_only_the_shown_tabs_work(make_window, qtbot):
         qtbot.keyClick(current, Qt.Key.Key_Escape)
         assert got == [name, name], (name, got)
     assert "Ctrl+." in predict.stop_action.toolTip() and "Esc" in predict.stop_action.toolTip()
+
+
+def test_the_ensemble_ticks_have_a_legend(qtbot):
+    from gui.widgets.topk_chart import TopKChart
+
+    chart = TopKChart()
+    qtbot.addWidget(chart)
+    chart.resize(400, 300)
+    chart.show()
+    probs = np.array([0.6, 0.3, 0.1])
+    chart.show_probs(probs, ["a", "b", "c"], k=3, member_probs=np.array([[0.7, 0.2, 0.1], [0.5, 0.4, 0.1]]))
+    assert chart.legend.isVisible() and "tick" in chart.legend.text() and "2 member models" in chart.legend.text()
+    chart.show_probs(probs, ["a", "b", "c"], k=3)  # one model: no ticks, no legend
+    assert not chart.legend.isVisible()
+
+
+def test_a_long_class_name_is_elided_and_keeps_its_percentage(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    from gui.widgets.gallery_view import CellLayout
+
+    layout = CellLayout(64, QWidget().font())
+    caption = "airplanes_and_helicopters_and_gliders 97%"
+    fitted = layout.fit(caption, True)
+    assert fitted.endswith(" 97%") and fitted.startswith("ai") and "…" in fitted
+    assert layout.caption_metrics.horizontalAdvance(fitted) <= layout.text_width
+    assert layout.fit("cat 97%", True) == "cat 97%"
