@@ -67,22 +67,6 @@ def background(card: dict[str, Any] | None) -> tuple[int, ...] | None:
     return tuple(value)
 
 
-def training_background(split, image_shape, sample: int = 256) -> list[int] | None:
-    """The typical border colour of up to ``sample`` training images (evenly spread), for the card.
-
-    Cheap: in-memory images are only indexed; a folder dataset decodes ``sample`` files.
-    """
-    import numpy as np
-
-    from core.images import border_colour
-
-    n = len(split)
-    if n == 0:
-        return None
-    rows = np.unique(np.linspace(0, n - 1, min(n, sample)).astype(int))
-    return border_colour(split.subset(rows).load_images(tuple(image_shape)))
-
-
 def write_card(model_path: str | Path, card: dict[str, Any]) -> Path:
     path = card_path(model_path)
     atomic.write_json(path, card)

@@ -194,6 +194,19 @@ def border_colour(images: np.ndarray) -> list[int]:
     return [int(v) for v in np.rint(np.median(edges.reshape(-1, x.shape[-1]), axis=0))]
 
 
+def training_background(split, image_shape, sample: int = 256) -> list[int] | None:
+    """The typical border colour (:func:`border_colour`) of up to ``sample`` images of a training
+    ``split`` (a :class:`core.datasets.base.Split`), evenly spread: what the model card records.
+
+    Cheap: in-memory images are only indexed; a folder dataset decodes ``sample`` files.
+    """
+    n = len(split)
+    if n == 0:
+        return None
+    rows = np.unique(np.linspace(0, n - 1, min(n, sample)).astype(int))
+    return border_colour(split.subset(rows).load_images(tuple(image_shape)))
+
+
 def reading_notes(img: Image.Image, background=None) -> list[str]:
     """What a person should know about how ``img`` was read for a model (``background``: the model's).
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from core import cards, cli
-from core.images import border_colour, open_image, reading_notes, to_model_input
+from core.images import border_colour, open_image, reading_notes, to_model_input, training_background
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "weights" / "mnist-sample-simple-cnn-2.keras"
@@ -43,7 +43,7 @@ def test_the_card_records_the_background_and_old_cards_have_none(sample):
     from core.datasets.base import Split
 
     x, y = sample
-    bg = cards.training_background(Split(y, images=x), (28, 28, 1))
+    bg = training_background(Split(y, images=x), (28, 28, 1))
     card = cards.make_card(
         class_names=list("0123456789"),
         input_shape=(28, 28, 1),
@@ -104,3 +104,16 @@ def test_an_animated_gif_says_its_first_frame_was_predicted(sample, tmp_path, ca
     assert cli.run_cli(["predict", str(SHIPPED), str(gif), str(still)]) == 0
     out = capsys.readouterr().out
     assert out.count("note: animated image (3 frames): only the first frame was predicted") == 1
+
+
+def test_training_records_the_background_in_the_card(tiny_dataset, tmp_path):
+    from core.config import TrainConfig
+    from core.images import training_background
+    from core.reporting import NullReporter
+    from core.training import train
+
+    config = TrainConfig(dataset="tiny", model="simple-cnn-1", epochs=1, batch_size=8)
+    result = train(config, NullReporter(), workspace=tmp_path, dataset=tiny_dataset)
+    expected = training_background(tiny_dataset.train, tiny_dataset.image_shape)
+    for name in ("model.keras", "last.keras"):
+        assert cards.read_card(result.run_dir / name)["background"] == expected
