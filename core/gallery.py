@@ -616,7 +616,7 @@ class RunEntry:
 
     path: Path
     name: str
-    label: str  # core.labels.run_label: "simple-cnn-2 on mnist-sample · seed=2 · 2026-11-23 13:11 · test 96.20 %"
+    label: str  # core.labels.run_label: "seed=2 · simple-cnn-2 on mnist-sample · 2026-11-23 13:11 · test 96.20 %"
     viewable: bool
     reason: str | None = None
     can_evaluate: bool = False  # it has a model but no evaluation: "Evaluate now" would help

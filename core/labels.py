@@ -2,8 +2,9 @@
 
 :func:`run_label` gives the run's own name (the person's, in ``meta.json``, or the config's
 ``name``) or, without one, its model and dataset and what sets it apart from its neighbours (the
-settings that differ, by THE rule :func:`core.runs.differing_settings`), then its date and test
-accuracy: ``"simple-cnn-2 on mnist-sample · learning_rate=0.01 · 2026-12-02 14:05 · test 97.10 %"``.
+settings that differ, by THE rule :func:`core.runs.differing_settings`, first, as a narrow list
+cuts a label's end), then its date and test accuracy:
+``"learning_rate=0.01 · simple-cnn-2 on mnist-sample · 2026-12-02 14:05 · test 97.10 %"``.
 :func:`run_labels` labels a whole list (each run against the runs of the same model and dataset);
 :func:`model_labels` labels model files (a run's ``model.keras`` by its run), distinct even when
 two are alike in every way. The Predict tab's model list, the Gallery and Inside source lists and an
@@ -60,13 +61,13 @@ def run_label(info: runs.RunInfo, neighbours: Sequence[runs.RunInfo] = (), *, ac
     among them). ``accuracy=False`` leaves the test accuracy out, for a list with a column of its own.
     """
     parts = [given_name(info)]
-    if not parts[0]:
+    if not parts[0]:  # what sets it apart first: a narrow list cuts the end of a label
         parts = [_what(info)]
         configs = [info.config] + [n.config for n in neighbours if n is not info and n.path != info.path]
         keys = [k for k in runs.differing_settings([c for c in configs if c]) if k not in NOT_SETTINGS]
         if keys and info.config:
             shown = [f"{k}={format_setting(k, info.config.get(k))}" for k in keys[:MAX_SETTINGS]]
-            parts.append(", ".join(shown) + (", …" if len(keys) > MAX_SETTINGS else ""))
+            parts.insert(0, ", ".join(shown) + (", …" if len(keys) > MAX_SETTINGS else ""))
     if info.started is not None:
         parts.append(info.started.strftime("%Y-%m-%d %H:%M"))
     acc = info.test_accuracy

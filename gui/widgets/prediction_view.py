@@ -419,7 +419,7 @@ class PredictionView(QWidget):
                 elif c == 1 and vote != top:
                     item.setForeground(WRONG)
                 if c == 0 and r > 0:
-                    item.setToolTip(str(self._members[r - 1].path))
+                    item.setToolTip(f"{label}\n{self._members[r - 1].path}")
                 self.votes.setItem(r, c, item)
         self.votes.resizeRowsToContents()
         agree = sum(1 for i in range(len(self._members)) if int(np.argmax(mp[i])) == top)

@@ -24,7 +24,7 @@ def test_six_runs_differing_in_one_setting_get_six_distinct_labels(tmp_path):
     got = labels.run_labels(infos)
     assert len(set(got)) == 6
     by_path = dict(zip([i.path for i in infos], got, strict=True))
-    assert "learning_rate=0.003" in by_path[made[3]]
+    assert by_path[made[3]].startswith("learning_rate=0.003 · simple-cnn-2 on mnist-sample")  # what differs first
     assert "test 90.00 %" in by_path[made[3]]
     assert all("seed" not in label for label in got)  # only what differs
     started = runs.read_run(made[0]).started
