@@ -226,6 +226,13 @@ class ModelPicker(QWidget):
         files = names + [f for f in self.opened_files() if f not in names]
         self.settings.set_tab_state(SETTINGS_TAB, {OPENED_KEY: files[:MAX_OPENED]})
 
+    def forget_file(self, path: Path) -> None:
+        """Do not list ``path`` after a restart (it stays listed now, with its problem)."""
+        if str(path) in self.opened_files() or str(path) in self._session_files:
+            self._forget(path)
+            if self.entry(path) is not None and str(path) not in self._session_files:
+                self._session_files.append(str(path))  # listed until the app closes
+
     def _forget(self, path: Path) -> None:
         files = [f for f in self.opened_files() if f != str(path)]
         self.settings.set_tab_state(SETTINGS_TAB, {OPENED_KEY: files})

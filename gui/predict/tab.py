@@ -257,16 +257,18 @@ class PredictTab(QWidget):
         outcome = self.loader.outcome(out, self)
         for path, problem in outcome.problems:
             self.picker.set_problem(path, problem)
+            if problem:
+                self.picker.forget_file(path)  # a file that does not load is not listed after a restart
         if outcome.error is not None:
-            self._refuse_choice(*outcome.error)
+            self._refuse_choice(chosen, *outcome.error)
             return
         self._use_models(outcome.members, outcome.predictors)
         self.picker.remember_files(chosen)
         self.settings.set_tab_state(SETTINGS_TAB, {"models": [str(p) for p in chosen]})
 
-    def _refuse_choice(self, title: str, message: str, detail: str) -> None:
+    def _refuse_choice(self, chosen: list[Path], title: str, message: str, detail: str) -> None:
         """A choice that cannot be used: the models in use before stay in use and selected; nothing is
-        remembered. With none before, no model is in use (and the shipped one is chosen next launch)."""
+        remembered. With none before (the first choice of a launch), the shipped model is used."""
         if self.state.refuse_choice():
             self.picker.restore_selection(self.state.in_use)
             self.panel.set_state("")
@@ -278,6 +280,8 @@ class PredictTab(QWidget):
             self.settings.set_tab_state(SETTINGS_TAB, {"models": []})
             self._use_models([], [], problem=message)
             self.picker.forget_emitted()
+            if [Path(p) for p in chosen] != [SHIPPED_MODEL] and SHIPPED_MODEL.is_file():
+                self.picker.select_paths([SHIPPED_MODEL])
         dialogs.show_error(self, title, message, detail)
 
     def rename_classes(self) -> None:

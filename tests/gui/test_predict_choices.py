@@ -259,3 +259,22 @@ def test_a_long_class_name_is_elided_and_keeps_its_percentage(qtbot):
     assert fitted.endswith(" 97%") and fitted.startswith("ai") and "…" in fitted
     assert layout.caption_metrics.horizontalAdvance(fitted) <= layout.text_width
     assert layout.fit("cat 97%", True) == "cat 97%"
+
+
+def test_a_remembered_model_that_no_longer_loads_gives_way_to_the_shipped_one(make_tab, qtbot, tmp_path, errors):
+    from gui.settings import AppSettings
+
+    broken = tmp_path / "was-good.keras"
+    broken.write_bytes(b"damaged since the last launch")
+    settings = AppSettings()
+    settings.set_tab_state("predict", {"models": [str(broken)], "opened_models": [str(broken)]})
+    tab = make_tab(settings=settings)  # waits for a model in use
+    assert [m.path for m in tab.members] == [SHIPPED] and len(errors) == 1
+    assert tab.picker.selected_paths() == [SHIPPED]
+    settings.sync()
+    again = AppSettings()
+    assert again.tab_value("predict", "models", [], list) == [str(SHIPPED)]
+    assert again.tab_value("predict", "opened_models", [], list) == []
+    second = make_tab(settings=again)
+    qtbot.wait(300)
+    assert len(errors) == 1 and second.picker.entry(broken) is None
