@@ -278,3 +278,24 @@ def test_a_remembered_model_that_no_longer_loads_gives_way_to_the_shipped_one(ma
     second = make_tab(settings=again)
     qtbot.wait(300)
     assert len(errors) == 1 and second.picker.entry(broken) is None
+
+
+def test_ensemble_csv_headers_name_each_member_apart(tmp_path):
+    import csv
+    import io
+    from types import SimpleNamespace
+
+    from core import runs
+    from core.config import TrainConfig
+    from core.ensemble import SourceResult, member_labels
+    from gui.predict.results_model import results_csv
+
+    members = []
+    for seed in (1, 2, 3):
+        run = runs.create_run(TrainConfig(seed=seed).to_dict(), "mnist-sample", tmp_path)
+        members.append(SimpleNamespace(path=run / "model.keras", title="Simple CNN (2 conv) on MNIST sample"))
+    probs = np.eye(3, dtype=np.float32)
+    row = SourceResult(source=tmp_path / "a.png", top=[("a", 1.0)], probs=probs[0], member_probs=probs)
+    header = next(csv.reader(io.StringIO(results_csv([row], ["a", "b", "c"], member_labels(members)))))
+    votes = [h for h in header if h.startswith("vote: ")]
+    assert len(votes) == 3 and len(set(votes)) == 3 and votes[0].startswith("vote: seed=1")
