@@ -6,8 +6,8 @@ model) and compared with the app's own predictions. The report gives the largest
 difference and how many top-1 labels agree; an export whose top-1 labels disagree is not called
 a success. Files and folders are written beside the target first and renamed into place.
 
-ONNX needs the optional extra ``onnx`` (``pip install "cnn-workbench[onnx]"``: tf2onnx converts
-through Keras' own ``model.export(format="onnx")``, onnxruntime runs the check). A model with a
+ONNX needs the optional extra ``onnx`` (``pip install "cnn-workbench[onnx]"``: tf2onnx converts,
+onnxruntime runs the check). A model with a
 layer the converter cannot express in ONNX is refused with a message naming that layer.
 """
 
@@ -37,6 +37,7 @@ FORMATS = {
     "onnx": "ONNX (.onnx)",
 }
 ONNX_PACKAGES = ("tf2onnx", "onnx", "onnxruntime")
+ONNX_OPSET = 17  # ONNX Runtime 1.16 and later, OpenCV 4.9 and later read it
 ONNX_INSTALL = 'pip install "cnn-workbench[onnx]"  (or: pip install tf2onnx onnx onnxruntime)'
 
 CHECK_IMAGES = 300
@@ -200,19 +201,37 @@ def _tflite_runner(model_bytes: bytes):
     return run
 
 
+def _all_layers(model) -> list:
+    """Every layer of ``model``, those inside nested models (a Keras Applications backbone) included."""
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out.extend(_all_layers(layer))
+    return out
+
+
 def _layer_of(node_name: str, layers: list) -> tuple[str, str] | None:
-    """The Keras layer (name, class) an ONNX/TensorFlow node name ("functional_1/shrink_1/resize/Op") comes from."""
-    parts = node_name.split("/")
-    for layer in sorted(layers, key=lambda la: -len(la.name)):
-        pattern = re.compile(rf"^{re.escape(layer.name)}(_\d+)?$")
-        if any(pattern.match(part) for part in parts[1:] or parts):
-            return layer.name, type(layer).__name__
+    """The Keras layer (name, class) a TensorFlow/ONNX node name ("model_1/backbone_1/shrink_1/Op") comes
+    from: the deepest part of the name that is a layer's name (Keras may add "_1")."""
+    by_name = {layer.name: layer for layer in layers}
+    for part in reversed(node_name.split("/")[1:]):
+        name = re.sub(r"_\d+$", "", part.split(":")[0])
+        for candidate in (part, name):
+            if candidate in by_name:
+                return candidate, type(by_name[candidate]).__name__
     return None
 
 
-def _unconvertible(onnx_path: Path, keras_model) -> list[str]:
+def _layer_text(node_name: str, layers: list) -> str:
+    found = _layer_of(node_name, layers)
+    return f"the layer '{found[0]}' ({found[1]})" if found else f"the operation {node_name}"
+
+
+def _unconvertible(onnx_path: Path, layers: list) -> list[str]:
     """Nodes of the converted file that ONNX has no operator for (tf2onnx keeps what it could not convert
-    as TensorFlow ops, and the file then cannot be run): one sentence per layer they come from."""
+    as TensorFlow ops, and the file then cannot be run), and inputs besides the pixels (values the
+    converter could not fold into the file): one sentence per layer they come from."""
     import onnx
 
     graph = onnx.load(str(onnx_path)).graph
@@ -220,35 +239,39 @@ def _unconvertible(onnx_path: Path, keras_model) -> list[str]:
     for node in graph.node:
         if node.domain not in ("", "ai.onnx") or onnx.defs.has(node.op_type, node.domain):
             continue
-        found = _layer_of(node.name, list(keras_model.layers))
-        key = found[0] if found else node.name
-        what = f"the layer '{found[0]}' ({found[1]})" if found else f"the operation {node.name}"
-        said.setdefault(key, f"{what} uses the TensorFlow operation {node.op_type}, which has no ONNX equivalent")
+        what = _layer_text(node.name, layers)
+        said.setdefault(what, f"{what} uses the TensorFlow operation {node.op_type}, which has no ONNX equivalent")
+    initializers = {t.name for t in graph.initializer}
+    for extra in [i.name for i in graph.input if i.name not in initializers][1:]:
+        what = _layer_text(extra, layers)
+        said.setdefault(what, f"{what} needs a value the converter could not put into the file ({extra})")
     return list(said.values())
 
 
 def _export_onnx(loaded, images: np.ndarray, tmp: Path) -> tuple[Path, np.ndarray]:
-    """Convert to ONNX in ``tmp`` (Keras' export through tf2onnx), check every layer converted, run it
-    with onnxruntime on ``images``: ``(file, probabilities)``."""
+    """Convert to ONNX in ``tmp`` with tf2onnx, check every layer converted, run the file with onnxruntime
+    on ``images``: ``(file, probabilities)``."""
     missing = missing_text("onnx")
     if missing:
         raise WorkbenchError(missing + ".")
     import onnxruntime as ort
+    import tensorflow as tf
+    import tf2onnx
 
     model = loaded.model
-    model(np.zeros((1, *loaded.input_shape), np.float32))  # a model must have been called to be exported
     out = tmp / "model.onnx"
+    spec = (tf.TensorSpec((None, *loaded.input_shape), tf.float32, name="pixels"),)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            model.export(str(out), format="onnx", verbose=False)
+            tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET, output_path=str(out))
         except Exception as exc:  # noqa: BLE001 - the converter's failures become one sentence
             raise WorkbenchError(
-                f"The ONNX converter (tf2onnx) could not convert this model: {type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}. Export as SavedModel or TFLite instead.",
+                f"The ONNX converter (tf2onnx) could not convert this model ({type(exc).__name__}: "
+                f"{(str(exc).splitlines() or [''])[0][:200]}). Export it as SavedModel or TFLite instead.",
                 detail=str(exc),
             ) from exc
-    problems = _unconvertible(out, model)
+    problems = _unconvertible(out, _all_layers(model))
     if problems:
         raise WorkbenchError(
             "This model cannot be exported as ONNX: " + "; ".join(problems) + ". Export it as SavedModel or "

@@ -64,3 +64,17 @@ def test_without_the_extra_onnx_says_how_to_install(tmp_path, monkeypatch):
     with pytest.raises(WorkbenchError, match=r"needs the optional package onnxruntime.*cnn-workbench\[onnx\]"):
         export_model(SHIPPED, tmp_path / "m.onnx", "onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_converter_node_is_traced_to_the_deepest_layer_it_names():
+    class Normalization:
+        name = "normalization"
+
+    class Functional:
+        name = "backbone"
+
+    layers = [Functional(), Normalization()]
+    node = "efficientnetb0_1/backbone_1/normalization_1/Sub/y:0"
+    assert export._layer_of(node, layers) == ("normalization", "Normalization")
+    assert export._layer_of("model_1/backbone_1/Conv2D", layers) == ("backbone", "Functional")
+    assert export._layer_of("model_1/dense_7/MatMul", layers) is None
