@@ -285,6 +285,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         best, p = res.top[0]
         rest = ", ".join(f"{n} {q:.3f}" for n, q in res.top[1:])
         print(f"{res.path}: {best} ({p:.3f})" + (f"  [{rest}]" if rest else ""))
+        for note in res.notes:  # an animation's first frame, transparency filled
+            print(f"    note: {note}")
     return 1 if failures == len(files) else 0
 
 
@@ -672,7 +674,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("export", help="export a run's model (or a .keras file) and check the export")
     x.add_argument("source", help="a run (folder or name) or a .keras file")
-    x.add_argument("--format", choices=("keras", "savedmodel", "tflite"), default="tflite")
+    x.add_argument(
+        "--format",
+        choices=("keras", "savedmodel", "tflite", "onnx"),
+        default="tflite",
+        help="onnx needs the optional extra: pip install 'cnn-workbench[onnx]'",
+    )
     x.add_argument("--to", dest="target", help="where to write it (default: beside the model)")
     x.add_argument("--force", action="store_true", help="replace an earlier export of the same kind at that place")
     x.set_defaults(func=cmd_export)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import atomic, cards, evaluation, models, runs
+from core import atomic, cards, evaluation, images, models, runs
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
 from core.config import TrainConfig, drop_folder_settings, load_config_dataset
 from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
@@ -434,6 +434,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         architecture={"name": spec.name, "title": spec.title, "params": int(model.count_params())},
         hyperparameters=config.to_dict(),
         command=command,
+        background=images.training_background(dataset.train, dataset.image_shape),  # for transparent pictures
     )
     atomic.write_with(run_dir / "last.keras", model.save)
     cards.write_card(run_dir / "last.keras", cards.make_card(**card_common, metrics={"epochs": records.epochs_done}))

@@ -79,6 +79,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         build_menus(self)
+        # Ctrl+. and Esc stop what the shown tab runs (the Train tab's Stop is also in the Run menu,
+        # so it is window-wide): only the current tab's Stop keeps its keys.
+        self._stop_keys = {tab: tab.stop_action.shortcuts() for tab in (self.train_tab, self.predict_tab)}
+        self.tabs.currentChanged.connect(self._route_stop_keys)
         self.card_viewer = ModelCardViewer(self)
         self._build_status_bar()
         self.train_tab.status_message.connect(self.show_status)
@@ -90,6 +94,7 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1440, 900)
         self.tabs.setCurrentIndex(min(max(0, self.settings.current_tab()), self.tabs.count() - 1))
+        self._route_stop_keys()
         self.train_tab.restore_layout()
         if self.tabs.currentWidget() in (self._runs_slot, self._inside_slot):
             self._build_plot_tabs()
@@ -97,6 +102,11 @@ class MainWindow(QMainWindow):
         if tf_loader is not None:
             tf_loader.ready.connect(self._on_tensorflow_ready)
             tf_loader.failed.connect(self._on_tensorflow_failed)
+
+    def _route_stop_keys(self, _index: int | None = None) -> None:
+        current = self.tabs.currentWidget()
+        for tab, keys in self._stop_keys.items():
+            tab.stop_action.setShortcuts(keys if tab is current else [])
 
     # ==========================================================================================
     # Start-up

@@ -21,6 +21,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QWidget
 
+from core.ensemble import member_labels
 from gui.tasks import TaskFailure, TaskSlot
 from gui.widgets.image_canvas import DEFAULT_OPACITY, ImageCanvas, to_qimage
 from gui.workers import JobRunner
@@ -195,8 +196,9 @@ class GradCamPanel(QWidget):
         self._maps.clear()
         self.member_combo.blockSignals(True)
         self.member_combo.clear()
-        for m in self._members:
-            self.member_combo.addItem(m.title, str(m.path))
+        names = member_labels(self._members) if len(self._members) > 1 else [m.title for m in self._members]
+        for m, name in zip(self._members, names, strict=True):
+            self.member_combo.addItem(name, str(m.path))
             self.member_combo.setItemData(self.member_combo.count() - 1, str(m.path), Qt.ItemDataRole.ToolTipRole)
         self.member_combo.setCurrentIndex(0)
         self.member_combo.blockSignals(False)

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.ensemble import member_labels
 from gui.widgets.gradcam_panel import GradCamPanel, percent_text
 from gui.widgets.image_canvas import ImageCanvas, to_qimage, view_array
 from gui.widgets.topk_chart import PREDICTED, TRUE, WRONG, TopKChart
@@ -75,6 +76,7 @@ class PredictionView(QWidget):
         super().__init__(parent)
         self.jobs = JobRunner(self)
         self._members: list[LoadedModel] = []
+        self._member_labels: list[str] = []  # core.ensemble.member_labels: distinct names for the votes
         self._view: np.ndarray | None = None  # the shown image (RGB, at most image_canvas.MAX_VIEW_SIDE)
         self._inputs: list[np.ndarray] = []  # per member
         self._input_keys: list[str] = []
@@ -95,6 +97,12 @@ class PredictionView(QWidget):
         f.setBold(True)
         self.title.setFont(f)
 
+        self.reading_note = QLabel("")  # how the image was read: first frame, transparency filled
+        self.reading_note.setWordWrap(True)
+        self.reading_note.setStyleSheet("color: palette(placeholder-text); font-style: italic")
+        self.reading_note.setToolTip("How the file was turned into the model's input.")
+        self.reading_note.hide()
+
         self.canvas = ImageCanvas(minimum=150)
         self.canvas.setToolTip(
             "The image, with the Grad-CAM heat map over it: red where the evidence for the class is."
@@ -112,6 +120,7 @@ class PredictionView(QWidget):
         left = QVBoxLayout()
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.title)
+        left.addWidget(self.reading_note)
         left.addWidget(self.canvas, 1)
         left.addWidget(self.gradcam)
 
@@ -250,6 +259,7 @@ class PredictionView(QWidget):
         """
         members = list(loaded) if isinstance(loaded, list | tuple) else [loaded]
         self._members = members
+        self._member_labels = member_labels(members) if len(members) > 1 else [m.title for m in members]
         self.gradcam.set_members(members)
         self.clear()
 
@@ -263,8 +273,12 @@ class PredictionView(QWidget):
         title: str = "",
         member_probs: np.ndarray | None = None,
         member_inputs: Sequence[np.ndarray] | None = None,
+        notes: Sequence[str] = (),
     ) -> None:
         """Show one image and its prediction; Grad-CAM follows when ready.
+
+        ``notes`` say how the file was read (:func:`core.images.reading_notes`: an animation's first
+        frame, transparency filled and with which colour); shown under the title.
 
         ``model_input`` is what the (first) model saw, uint8 ``(H, W, C)``; ``probs`` the
         probabilities (the ensemble's mean for an ensemble). ``true_index``, when known (gallery),
@@ -291,6 +305,9 @@ class PredictionView(QWidget):
         self.body.show()
         self.title.setText(title)
         self.title.setToolTip(title)
+        note = "; ".join(notes)
+        self.reading_note.setText(note[:1].upper() + note[1:] + "." if note else "")
+        self.reading_note.setVisible(bool(note))
         self.canvas.set_image(to_qimage(self._view))
         top = int(np.argmax(self._probs))
         self.predicted.setText(names[top])
@@ -322,6 +339,8 @@ class PredictionView(QWidget):
         self._true_index = None
         self.gradcam.clear()
         self.title.setText("")
+        self.reading_note.setText("")
+        self.reading_note.hide()
         self.canvas.set_image(None)
         self.model_sees.set_image(None)
         self.model_sees_caption.setText("")
@@ -408,7 +427,7 @@ class PredictionView(QWidget):
             return
         names = self.class_names
         top = int(np.argmax(self._probs))
-        rows = [("Ensemble (mean)", self._probs)] + [(m.title, mp[i]) for i, m in enumerate(self._members)]
+        rows = [("Ensemble (mean)", self._probs)] + [(t, mp[i]) for i, t in enumerate(self._member_labels)]
         self.votes.setRowCount(len(rows))
         for r, (label, p) in enumerate(rows):
             vote = int(np.argmax(p))
@@ -422,7 +441,7 @@ class PredictionView(QWidget):
                 elif c == 1 and vote != top:
                     item.setForeground(WRONG)
                 if c == 0 and r > 0:
-                    item.setToolTip(str(self._members[r - 1].path))
+                    item.setToolTip(f"{label}\n{self._members[r - 1].path}")
                 self.votes.setItem(r, c, item)
         self.votes.resizeRowsToContents()
         agree = sum(1 for i in range(len(self._members)) if int(np.argmax(mp[i])) == top)

@@ -415,7 +415,7 @@ def test_the_shipped_model_then_a_run_end_to_end(make_tab, qtbot):
     tab.show_run(run_dir)
     wait_idle(qtbot, tab)
     assert tab.data.run_dir == run_dir and tab.data.has_images and tab.data.loaded_model is None
-    assert run_dir.name in tab.source_combo.currentText()
+    assert tab.source_combo.currentData() == ("run", str(run_dir))  # listed by its label (core.labels)
     assert tab.count_label.text() == "All 1,000 test images"
     (r,) = np.flatnonzero(tab.data.test_index == data.test_index[row])
     assert tab.data.images.image(int(r)).tobytes() == data.images.image(row).tobytes()
@@ -435,8 +435,8 @@ def test_runs_that_cannot_be_shown_say_why_and_can_be_evaluated(make_tab, qtbot)
     runs.write_status(failed, state="failed", error="The model did not fit in memory.")
     tab = make_tab()
     tab.refresh_sources()
-    texts = [tab.source_combo.itemText(i) for i in range(tab.source_combo.count())]
-    assert any(failed.name in t and "failed" in t for t in texts)
+    texts = {tab.source_combo.itemData(i): tab.source_combo.itemText(i) for i in range(tab.source_combo.count())}
+    assert texts[("run", str(failed))].endswith("failed")
     tab.show_run(failed)
     assert tab.data is None and tab.stack.currentIndex() == 0
     assert "did not fit in memory" in tab.empty_label.text() and not tab.empty_evaluate.isVisibleTo(tab)
@@ -504,7 +504,7 @@ def test_a_damaged_run_is_an_error_a_person_can_act_on_and_missing_pictures_are_
     wait_idle(qtbot, tab)
     assert errors and "damaged" in errors[-1][1]
     assert tab.data.run_dir == gone  # what was shown stays
-    assert gone.name in tab.source_combo.currentText()
+    assert tab.source_combo.currentData() == ("run", str(gone))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -562,7 +562,7 @@ def test_opening_a_then_b_at_once_shows_only_b_whatever_order_the_jobs_end_in(
     assert tab.data is datas["B"] and seen == [datas["B"]]
     assert not tab.loading and not tab.sources.progress_row.isVisibleTo(tab)
     if kinds[1] == "run":  # (a fake model file is in no list of shipped models)
-        assert paths["B"].name in tab.source_combo.currentText()
+        assert tab.source_combo.currentData() == ("run", str(paths["B"]))
     assert tab.count_label.text() == "All 70 test images"
 
 
