@@ -213,8 +213,8 @@ class RunMonitor(QWidget):
         self.steps = int(info.get("steps_per_epoch") or 1)
         if self.plots is not None:
             self.plots.start_run(self.steps, self.epochs)
-            for row in info.get("history") or []:  # a resumed run: its curves go on from where they were
-                self.plots.add_epoch(int(row["epoch"]) - 1, row)
+            # A resumed run: its curves go on from where they were.
+            self.plots.add_restored_epochs(info.get("history") or [])
         self.epoch_bar.setRange(0, self.steps)
         self.epoch_bar.setValue(0)
         self.epoch_bar.setFormat(f"Epoch 1/{self.epochs}: batch %v of %m")
