@@ -121,8 +121,18 @@ class HistoryWriter:
         writer = csv.DictWriter(buf, fieldnames=[*HISTORY_FIELDS, *extra], extrasaction="ignore")
         writer.writeheader()
         for r in self.rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+            writer.writerow({k: _history_cell(k, v) for k, v in r.items()})
         atomic.write_text(self.path, buf.getvalue())
+
+
+def _history_cell(key: str, value: Any) -> Any:
+    """A history.csv cell: the epoch always as an integer (rows read back from the file, as a
+    resumed run keeps them, hold it as a float, which was written ``1.0``), others as they are."""
+    if value is None:
+        return ""
+    if key == "epoch":
+        return int(value)
+    return value
 
 
 def parse_history(text: str) -> tuple[list[dict[str, float]], bool]:

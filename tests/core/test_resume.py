@@ -51,6 +51,9 @@ def test_stopped_run_continues_where_it_stopped(tiny_dataset, tmp_path):
     assert result.state == "finished" and result.epochs_done == 3
     assert [r["epoch"] for r in runs.read_history(first.run_dir)] == [1.0, 2.0, 3.0]
     assert runs.read_status(first.run_dir)["state"] == "finished"
+    # One format for the epoch column: the restored epoch is not rewritten as "1.0".
+    lines = (first.run_dir / "history.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["epoch", "1", "2", "3"]
 
 
 def test_finished_run_trains_extra_epochs_and_keeps_its_best(tiny_dataset, tmp_path):
