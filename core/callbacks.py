@@ -9,7 +9,8 @@ order and several of them read what an earlier one decided in the same hook.
 4. :class:`StopOnNaNLoss` stops training at the first batch whose loss is NaN or infinite.
 5. :class:`LearningRateByEpoch` sets the learning rate at each epoch start (step decay).
 6. :class:`BestWeights` keeps the best epoch's weights, in memory and in ``best.weights.h5``.
-7. :class:`RecordEpochs` writes each whole epoch to ``history.csv`` and ``status.json`` and reports it.
+7. :class:`RecordEpochs` writes each whole epoch to ``history.csv`` and ``status.json`` and reports it
+   (its ``lr`` is the rate the epoch trained with: the one at its first step).
 8. :class:`AtomicBackup` backs up weights, optimizer state and epoch count; it restores them at start.
 
 A half epoch cut by Stop, and an epoch whose loss became NaN, is not recorded, not scored and not
@@ -237,12 +238,19 @@ class RecordEpochs(keras.callbacks.Callback):
         self.clock = clock
         self.best = best
         self.epochs_done = len(history.rows)
+        self.epoch_rate: float | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # The rate the epoch trains with, read before its first step (after LearningRateByEpoch
+        # set it): at the epoch's end a schedule has moved on (a cosine one to 0 in the last epoch).
+        self.epoch_rate = current_learning_rate(self.model.optimizer)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.clock.cut_short:
             return  # a cancelled, half-done epoch is not recorded
         logs = plain_floats(logs)
-        logs["lr"] = current_learning_rate(self.model.optimizer)
+        rate = self.epoch_rate
+        logs["lr"] = current_learning_rate(self.model.optimizer) if rate is None else rate
         logs["seconds"] = self.clock.seconds
         self.epochs_done = epoch + 1
         self.history.append({"epoch": epoch + 1, **logs})
