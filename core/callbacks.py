@@ -33,6 +33,7 @@ import numpy as np
 
 from core import atomic, runs
 from core.reporting import CancelToken, Reporter
+from core.run_time import RunTime
 
 BACKUP_WEIGHTS = "latest.weights.h5"  # the names keras.callbacks.BackupAndRestore uses
 BACKUP_METADATA = "training_metadata.json"
@@ -58,7 +59,7 @@ class EpochClock(keras.callbacks.Callback):
 
     ``cut_short`` says whether the epoch that just ended was stopped part-way by a cancel, or
     ``broken`` (by :class:`StopOnNaNLoss`: its weights are NaN); the callbacks after this one skip
-    such an epoch. Put it first, so ``seconds`` is the epoch's own time.
+    such an epoch. Put it first, so ``seconds`` is the epoch's own time (paused time left out).
     """
 
     def __init__(self, steps: int, cancel: CancelToken) -> None:
@@ -68,6 +69,7 @@ class EpochClock(keras.callbacks.Callback):
         self.epoch = 0
         self.batches = 0
         self.started = time.perf_counter()
+        self.paused_at_start = cancel.paused_seconds
         self.seconds = 0.0
         self.broken = False
 
@@ -75,12 +77,14 @@ class EpochClock(keras.callbacks.Callback):
         self.epoch = epoch
         self.batches = 0
         self.started = time.perf_counter()
+        self.paused_at_start = self.cancel.paused_seconds
 
     def on_train_batch_end(self, batch, logs=None):
         self.batches += 1
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds = time.perf_counter() - self.started
+        paused = self.cancel.paused_seconds - self.paused_at_start  # held by Pause: not the epoch's time
+        self.seconds = max(0.0, time.perf_counter() - self.started - paused)
 
     @property
     def cut_short(self) -> bool:
@@ -220,8 +224,8 @@ class BestWeights(keras.callbacks.Callback):
 
 class RecordEpochs(keras.callbacks.Callback):
     """Appends each whole epoch to the run's history (metrics, ``lr``, ``seconds``), updates its
-    status (epochs done, best epoch) and tells the reporter. Put it after :class:`BestWeights`,
-    whose best epoch the status records."""
+    status (epochs done, best epoch, the run's times so far: core/run_time.py) and tells the
+    reporter. Put it after :class:`BestWeights`, whose best epoch the status records."""
 
     def __init__(
         self,
@@ -230,6 +234,7 @@ class RecordEpochs(keras.callbacks.Callback):
         reporter: Reporter,
         clock: EpochClock,
         best: BestWeights,
+        times: RunTime | None = None,
     ) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
@@ -237,6 +242,7 @@ class RecordEpochs(keras.callbacks.Callback):
         self.reporter = reporter
         self.clock = clock
         self.best = best
+        self.times = times
         self.epochs_done = len(history.rows)
         self.epoch_rate: float | None = None
 
@@ -254,7 +260,8 @@ class RecordEpochs(keras.callbacks.Callback):
         logs["seconds"] = self.clock.seconds
         self.epochs_done = epoch + 1
         self.history.append({"epoch": epoch + 1, **logs})
-        runs.write_status(self.run_dir, epochs_done=epoch + 1, best_epoch=self.best.epoch)
+        times = self.times.status_fields() if self.times is not None else {}
+        runs.write_status(self.run_dir, epochs_done=epoch + 1, best_epoch=self.best.epoch, **times)
         self.reporter.on_epoch(epoch, logs)
 
 

@@ -68,7 +68,7 @@ HEADERS = {
     EPOCHS: ("Epochs", "Complete epochs trained / epochs asked for."),
     BEST_VAL: ("Best val. acc.", "The best validation accuracy of any epoch (the epoch whose model is kept)."),
     TEST: ("Test acc.", "Accuracy of the kept model on the test set, which training never saw."),
-    TIME: ("Time", "Training time, hours:minutes:seconds."),
+    TIME: ("Time", "Training time, hours:minutes:seconds: paused time left out, resumed sessions added."),
     STATE: ("State", "Finished, stopped, interrupted, failed or running."),
     NOTE: ("Note", "Your note about the run (double-click or Ctrl+Shift+N to edit)."),
 }
@@ -352,6 +352,9 @@ class RunsTableModel(QAbstractTableModel):
             return f"Best epoch: {row.best.epoch}"
         if cid == NOTE and row.note:
             return row.note
+        if cid == TIME and row.seconds is not None:
+            wall = row.wall_seconds if row.wall_seconds is not None else row.seconds
+            return f"Training time {format_duration(row.seconds)}; wall time {format_duration(wall)} (pauses counted)"
         if cid.startswith("setting:"):
             key = cid.split(":", 1)[1]
             return f"{key} = {json.dumps(row.config.get(key), default=str)}"

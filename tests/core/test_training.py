@@ -127,6 +127,14 @@ def test_pause_holds_training_until_resume(tiny_dataset, tmp_path):
     assert result.state == "finished" and len(rec.batches) == 5
     assert times[2] - times[1] >= 0.5
     assert "Paused." in rec.messages and "Resumed." in rec.messages
+    # Training time leaves the pause out, wall time counts it: in the result, status, card and closing line.
+    assert result.wall_seconds - result.seconds >= 0.5
+    status = runs.read_status(result.run_dir)
+    assert (status["seconds"], status["wall_seconds"]) == (result.seconds, result.wall_seconds)
+    card = cards.read_card(result.model_path)
+    assert (card["metrics"]["seconds"], card["metrics"]["wall_seconds"]) == (result.seconds, result.wall_seconds)
+    assert "with pauses" in result.summary_line()
+    assert "on 12 images" in result.summary_line()
 
 
 def test_step_decay_changes_learning_rate_per_epoch(tiny_dataset, tmp_path):
