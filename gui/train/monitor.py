@@ -120,6 +120,8 @@ class RunMonitor(QWidget):
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log.setToolTip("One line per epoch, plus what the run reports (loading, building, skipped files).")
         self.log.setPlaceholderText("The log of the run appears here: one line per epoch.")
+        self._log_follows = True
+        self.log.verticalScrollBar().rangeChanged.connect(self._keep_log_at_end)
 
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(self.plot_slot)
@@ -345,10 +347,16 @@ class RunMonitor(QWidget):
 
     def log_line(self, text: str) -> None:
         bar = self.log.verticalScrollBar()
-        at_end = bar.value() >= bar.maximum() - 2
+        self._log_follows = bar.value() >= bar.maximum() - 2  # at the end: it stays there
         self.log.appendPlainText(text)
-        if at_end:
+        if self._log_follows:
             bar.setValue(bar.maximum())
+
+    def _keep_log_at_end(self, _minimum: int, maximum: int) -> None:
+        """A long line (the closing one) brings a horizontal scroll bar a moment later, which
+        covers the last line: a log that follows its end scrolls on to it."""
+        if self._log_follows:
+            self.log.verticalScrollBar().setValue(maximum)
 
     def shutdown(self) -> None:
         self._clock.stop()
