@@ -102,28 +102,18 @@ def test_a_frame_task_with_work_gets_a_frame_of_its_own(plots):
     assert answers == [True, False, True]  # asked exactly twice
 
 
-def test_a_resumed_run_draws_its_restored_epochs_where_they_were(qtbot):
+def test_a_resumed_run_draws_its_restored_epochs_where_they_were(plots):
     """Resume or Continue: the restored epochs sit at 1..3 (not 0..2), the star on the best of
     them, the training line goes on into the new batches without a gap, and the accuracy axis
     stops at 1 (it reached 1.2)."""
-    from PySide6.QtWidgets import QWidget
-
-    from gui.train.monitor import RunMonitor
-    from gui.workers import BatchUpdate
-
-    monitor = RunMonitor(QWidget())
-    qtbot.addWidget(monitor)
-    monitor.resize(900, 600)
-    monitor.show()
-    monitor.attach_plots()
-    plots = monitor.plots
     restored = [
         {"epoch": 1.0, "loss": 1.6, "accuracy": 0.35, "val_loss": 1.2, "val_accuracy": 0.55, "lr": 1e-3},
         {"epoch": 2.0, "loss": 0.7, "accuracy": 0.8, "val_loss": 0.5, "val_accuracy": 0.91, "lr": 1e-3},
         {"epoch": 3.0, "loss": 0.3, "accuracy": 0.99, "val_loss": 0.45, "val_accuracy": 0.88, "lr": 1e-3},
     ]
-    monitor.on_run_started({"epochs": 5, "steps_per_epoch": 4, "history": restored, "run_dir": "r"})
+    plots.start_run(steps_per_epoch=4, epochs=5)
     plots._timer.stop()  # frames by hand
+    plots.add_restored_epochs(restored)
     plots.redraw()
     x, _ = plots.accuracy.val.getData()
     assert list(x) == [1.0, 2.0, 3.0]
@@ -133,10 +123,9 @@ def test_a_resumed_run_draws_its_restored_epochs_where_they_were(qtbot):
     assert plots.accuracy.best_line.value() == 2.0
 
     # The fourth epoch (0-based 3) trains: its batches sit between 3 and 4.
-    for step in range(4):
-        xb = 3 + (step + 1) / 4
-        monitor.on_batches(BatchUpdate(3, step, 4, {"loss": 0.1, "accuracy": 1.0}, [xb], [0.1], [1.0]))
-    monitor.on_epoch(3, {"loss": 0.1, "accuracy": 1.0, "val_loss": 0.2, "val_accuracy": 0.97, "lr": 1e-3})
+    xb = 3 + np.arange(1, 5) / 4
+    plots.add_batches(xb, np.full(4, 0.1), np.full(4, 1.0))
+    plots.add_epoch(4, {"loss": 0.1, "accuracy": 1.0, "val_loss": 0.2, "val_accuracy": 0.97, "lr": 1e-3})
     plots.redraw()
     x, _ = plots.accuracy.val.getData()
     assert list(x) == [1.0, 2.0, 3.0, 4.0]
@@ -148,6 +137,39 @@ def test_a_resumed_run_draws_its_restored_epochs_where_they_were(qtbot):
     assert high <= 1.0 + 0.03 and low >= -0.03  # 1 plus pyqtgraph's small padding
     lr_x, _ = plots.lr_curve.getData()
     assert list(lr_x) == [1.0, 2.0, 3.0, 4.0]
+    plots.stop_run()
+
+
+def test_the_monitor_hands_a_resumed_runs_epochs_over_as_they_are_numbered(qtbot):
+    """history.csv numbers epochs from 1, as the plots do: the monitor passed ``epoch - 1``."""
+    from PySide6.QtWidgets import QWidget
+
+    from gui.train.monitor import RunMonitor
+
+    class Plots:  # records what the monitor hands over (the real plots are tested above)
+        live, best_epoch = False, None
+
+        def __init__(self):
+            self.epochs = []
+
+        def start_run(self, steps, epochs):
+            pass
+
+        def add_epoch(self, epoch, logs):
+            self.epochs.append(epoch)
+
+        def add_restored_epochs(self, rows):
+            self.epochs += [int(r["epoch"]) for r in rows]
+
+        def stop_run(self):
+            pass
+
+    monitor = RunMonitor(QWidget())
+    qtbot.addWidget(monitor)
+    monitor.plots = Plots()
+    rows = [{"epoch": float(e), "loss": 1.0 / e, "val_accuracy": 0.5 + e / 10} for e in (1, 2, 3)]
+    monitor.on_run_started({"epochs": 5, "steps_per_epoch": 4, "history": rows, "run_dir": "r"})
+    assert monitor.plots.epochs == [1, 2, 3]
     monitor.shutdown()
 
 
