@@ -17,18 +17,11 @@ from pathlib import Path
 from core import __version__
 from core.errors import WorkbenchError
 from core.logs import setup_logging
-from core.reporting import CancelToken, NullReporter, format_epoch_line
+from core.reporting import CancelToken, NullReporter, format_duration, format_epoch_line
 
 
 def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _fmt_time(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class TerminalReporter(NullReporter):
@@ -70,7 +63,7 @@ class TerminalReporter(NullReporter):
         eta = elapsed / done - elapsed if done > 0 else 0
         acc = logs.get("accuracy")
         metrics = f"loss {logs.get('loss', float('nan')):.4f}" + (f" acc {acc:.4f}" if acc is not None else "")
-        self._bar(done, f"epoch {epoch + 1}/{self.epochs} {metrics} ETA {_fmt_time(eta)}")
+        self._bar(done, f"epoch {epoch + 1}/{self.epochs} {metrics} ETA {format_duration(eta)}")
 
     def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
         self._clear()

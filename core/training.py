@@ -14,7 +14,6 @@ import importlib.util
 import logging
 import math
 import os
-import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,8 @@ from core import atomic, cards, evaluation, images, models, runs
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
 from core.config import TrainConfig, drop_folder_settings, load_config_dataset
 from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
-from core.reporting import CancelToken, NullReporter, Reporter
+from core.reporting import CancelToken, NullReporter, Reporter, format_duration
+from core.run_time import RunTime
 
 
 @dataclass
@@ -38,13 +38,20 @@ class RunResult:
     test_accuracy: float | None
     test_loss: float | None
     model_path: Path
-    seconds: float
+    seconds: float  # active training time of the whole run, all resumes (core/run_time.py)
+    wall_seconds: float = 0.0  # the same with paused time counted
+    test_images: int | None = None
 
     def summary_line(self) -> str:
+        """The closing line, the same in the terminal and the app's log."""
         acc = "n/a" if self.test_accuracy is None else f"{self.test_accuracy:.4f}"
         loss = "n/a" if self.test_loss is None else f"{self.test_loss:.3f}"
         prefix = "stopped early; " if self.state == "stopped" else ""
-        return f"{prefix}test accuracy {acc} (loss {loss}), run saved in {self.run_dir}"
+        images = "" if self.test_images is None else f" on {self.test_images:,} images"
+        took = f"training took {format_duration(self.seconds)}"
+        if round(self.wall_seconds) > round(self.seconds):
+            took += f" ({format_duration(self.wall_seconds)} with pauses)"
+        return f"{prefix}test accuracy {acc} (loss {loss}){images}; {took}; run saved in {self.run_dir}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,7 +160,7 @@ def nan_message(config: TrainConfig, nan) -> str:
     )
 
 
-def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None, classifier=None):
+def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None, classifier=None, times=None):
     """The callbacks of one ``fit``, in the order core/callbacks.py explains; returns
     ``(records, best, nan, callbacks)``: epochs done come from ``records``, the best epoch from
     ``best``, whether (and where) the loss became NaN from ``nan``."""
@@ -163,7 +170,7 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_f
 
     clock = cb.EpochClock(steps, cancel)
     best = cb.BestWeights(run_dir / BEST_WEIGHTS, clock, history, keep=classifier, best_so_far=best_so_far)
-    records = cb.RecordEpochs(run_dir, history, reporter, clock, best)
+    records = cb.RecordEpochs(run_dir, history, reporter, clock, best, times)
     nan = cb.StopOnNaNLoss(clock)
     callbacks: list = [clock, cb.ReportBatches(reporter, steps), cb.FollowCancelToken(cancel, reporter), nan]
     if config.schedule == "step":
@@ -209,7 +216,7 @@ def train(
     reporter = reporter or NullReporter()
     cancel = cancel or CancelToken()
     config.validate()
-    started = time.perf_counter()
+    times = RunTime(cancel)
     if dataset is None:
         dataset = load_config_dataset(config, reporter)
     check_splits(config, dataset)
@@ -223,7 +230,7 @@ def train(
         reporter.on_message(f"... and {len(dataset.skipped) - 20} more skipped files (see dataset.json)")
 
     run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
-    return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, started, command))
+    return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, times, command))
 
 
 def check_splits(config: TrainConfig, dataset) -> None:
@@ -292,7 +299,7 @@ def resume_run(
             f"Run {info.name} has already trained all its {config.epochs} epochs; ask for extra epochs to continue it."
         )
     config.validate()
-    started = time.perf_counter()
+    times = RunTime(cancel, info.seconds or 0.0, info.wall_seconds or 0.0)  # the times so far go on
     if dataset is None:
         dataset = load_config_dataset(config, reporter)
     check_splits(config, dataset)
@@ -303,7 +310,7 @@ def resume_run(
         if done
         else f"Run {info.name} had no complete epoch; starting it again."
     )
-    return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, started, None, resume_from=done))
+    return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, times, None, resume_from=done))
 
 
 def _same_weights(a: list, b: list) -> bool:
@@ -345,7 +352,7 @@ def _explain(exc: BaseException) -> str:
     return f"Training failed: {type(exc).__name__}: {exc}"
 
 
-def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_from: int = 0) -> RunResult:
+def _run(config, dataset, run_dir, reporter, cancel, times: RunTime, command, resume_from: int = 0) -> RunResult:
     import keras
 
     if resume_from == 0:
@@ -390,7 +397,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
             weights = [w.copy() for w in model.get_weights()]
         best_so_far = (best_val, best_epoch, weights)
     records, best, nan, callbacks = _make_callbacks(
-        config, reporter, cancel, run_dir, history, steps, best_so_far, model
+        config, reporter, cancel, run_dir, history, steps, best_so_far, model, times
     )
     reporter.on_start(
         {
@@ -398,6 +405,8 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
             "epochs": config.epochs,
             "initial_epoch": resume_from,
             "history": list(rows),
+            "seconds_before": times.active_before,  # a resumed run's times so far
+            "wall_seconds_before": times.wall_before,
             "steps_per_epoch": steps,
             "class_names": dataset.class_names,
             "train_size": len(dataset.train),
@@ -457,9 +466,9 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         atomic.copy_file(run_dir / "last.keras", run_dir / "model.keras")
     else:
         atomic.write_with(run_dir / "model.keras", model.save)
-    cards.write_card(run_dir / "model.keras", cards.make_card(**card_common, metrics=metrics))
-    seconds = time.perf_counter() - started + float(runs.read_status(run_dir).get("seconds") or 0) * bool(resume_from)
-    runs.write_status(run_dir, state=state, finished=runs._now(), seconds=round(seconds, 2), **metrics)
+    took = times.status_fields()
+    cards.write_card(run_dir / "model.keras", cards.make_card(**card_common, metrics={**metrics, **took}))
+    runs.write_status(run_dir, state=state, finished=runs._now(), **took, **metrics)
     return RunResult(
         run_dir=run_dir,
         state=state,
@@ -470,5 +479,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         test_accuracy=ev.accuracy,
         test_loss=ev.loss,
         model_path=run_dir / "model.keras",
-        seconds=seconds,
+        seconds=took["seconds"],
+        wall_seconds=took["wall_seconds"],
+        test_images=len(ev.y_true),
     )

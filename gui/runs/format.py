@@ -15,6 +15,7 @@ from typing import Any
 
 from core import paths
 from core.labels import NONE_TEXT, format_setting  # noqa: F401 - the one way to write a setting
+from core.reporting import format_duration  # noqa: F401 - the one duration format, used by the tab
 from core.runs import RunInfo
 
 STATE_TIPS = {
@@ -85,15 +86,6 @@ def sort_key(value: Any) -> tuple:
     if isinstance(value, (dict, list)):
         return (1, 0.0, json.dumps(value, sort_keys=True, default=str).lower())
     return (1, 0.0, str(value).lower())
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return ""
-    seconds = max(0, int(round(seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def format_params(n: int | None) -> str:

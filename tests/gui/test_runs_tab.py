@@ -135,16 +135,16 @@ def test_two_runs_differing_in_one_setting_show_exactly_that_column(make_tab, re
     assert setting_columns == ["setting:learning_rate"]
     assert headers(tab) == [
         "Run",
+        "Best val. acc.",
+        "Test acc.",
+        "Time",
+        "State",
+        "Epochs",
         "Date",
         "Dataset",
         "Model",
         "Parameters",
         "Learning rate",
-        "Epochs",
-        "Best val. acc.",
-        "Test acc.",
-        "Time",
-        "State",
         "Note",
     ]
     shown = [tab.proxy.index(r, 0).data(PathRole) for r in range(2)]
