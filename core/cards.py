@@ -1,7 +1,8 @@
 """Model cards: the JSON file beside every saved model (``model.keras`` -> ``model.json``).
 
 A card records what a person needs to use the model without the app's help: class names, input
-shape and colour mode, dataset, architecture, hyper-parameters, metrics, app version and date.
+shape and colour mode, dataset, architecture, hyper-parameters, metrics, app version and date,
+and how it was trained (``compute``: precision and devices; the saved model itself is float32).
 Models without a card still load; the app then infers the input shape and number of classes and
 asks only for class names.
 """
@@ -32,6 +33,7 @@ def make_card(
     hyperparameters: dict[str, Any],
     metrics: dict[str, Any] | None = None,
     command: str | None = None,
+    compute: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     shape = [int(v) for v in input_shape]
     card = {
@@ -48,6 +50,8 @@ def make_card(
     }
     if command:
         card["command"] = command
+    if compute:
+        card["compute"] = compute  # the precision and devices the model was trained with (core/compute.py)
     return card
 
 
