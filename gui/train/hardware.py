@@ -1,5 +1,5 @@
 """The hyper-parameter page's "Precision and devices" group: the ``precision`` and ``devices`` settings
-and one line about this machine (core/devices.py), whose tooltips say what ``auto`` picks here and why.
+and a few lines about this machine (core/devices.py), whose tooltips say what ``auto`` picks here and why.
 
 Until TensorFlow has loaded only the CPU is known (read from /proc/cpuinfo); :meth:`show_devices`
 then adds the GPUs and the TensorFlow build.
@@ -16,14 +16,13 @@ PRECISION_ITEMS = [("Automatic", "auto"), ("float32", "float32"), ("Mixed (float
 
 
 def machine_line(found: devs.Devices | None, cpu: devs.CPU) -> str:
-    """One line: the CPU, its bfloat16 units, the GPUs and the TensorFlow build (when known)."""
-    units = "yes" if cpu.bf16 else "no"
-    line = f"{cpu.model}, {cpu.cores} cores, bfloat16 units: {units}"
+    """This machine in a few short lines: the CPU and its bfloat16 units, the GPUs, the TensorFlow build."""
+    lines = [f"This machine: {cpu.model}, {cpu.cores} cores", f"bfloat16 units: {'yes' if cpu.bf16 else 'no'}"]
     if found is None:
-        return line + "; GPUs: known once TensorFlow has loaded"
-    gpus = "; ".join(f"gpu:{g.index} {g.describe()}" for g in found.gpus) or "none"
+        return "\n".join([*lines, "GPUs: known once TensorFlow has loaded"])
+    lines += [f"GPU gpu:{g.index}: {g.describe()}" for g in found.gpus] or ["GPUs: none"]
     build = f"CUDA {found.cuda_version}" if found.cuda_version else "CPU-only"
-    return f"{line}; GPUs: {gpus}; TensorFlow {found.tensorflow} ({build} build)"
+    return "\n".join([*lines, f"TensorFlow {found.tensorflow} ({build} build)"])
 
 
 def precision_tip(found: devs.Devices) -> str:
@@ -50,9 +49,8 @@ class HardwareForm(Form):
         line.setClearButtonEnabled(True)
         self.add("devices", "Devices", line, self._devices_tip(None))
         self.machine = QLabel(machine_line(None, self._cpu))
-        self.machine.setWordWrap(True)
         self.machine.setToolTip("What TensorFlow can train on here (python main.py devices says the same).")
-        self.layout_.addRow(QLabel("This machine"), self.machine)
+        self.layout_.addRow(self.machine)
 
     def _devices_tip(self, found: devs.Devices | None) -> str:
         gpus = (

@@ -34,7 +34,7 @@ def test_the_tooltip_follows_the_gpus_found(qtbot):
     a100 = devices.GPU(0, "NVIDIA A100", 40 * 2**30, (8, 0))
     form.show_devices(devices.Devices(cpu=devices.cpu_info(), gpus=(a100,), tensorflow="2.21.0"))
     assert "Automatic, on this machine: mixed float16: NVIDIA A100" in form.widget("precision").toolTip()
-    assert "gpu:0 NVIDIA A100, 40 GiB" in form.machine.text()
+    assert "GPU gpu:0: NVIDIA A100, 40 GiB" in form.machine.text()
     assert "gpu:0 (NVIDIA A100)" in form.labels["devices"].toolTip()
 
 
