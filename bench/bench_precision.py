@@ -89,7 +89,7 @@ def images_per_second(name, shape, plan, batch: int, steps: int, spe: int = 1) -
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.t)
 
-    model.fit(ds, epochs=3, steps_per_epoch=steps, callbacks=[Clock()], verbose=0)
+    model.fit(ds, epochs=3, steps_per_epoch=steps, callbacks=[Clock()], shuffle=False, verbose=0)
     return batch * steps / statistics.median(times[1:])
 
 
@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.batch, args.steps, args.epochs, args.repeats = 32, 3, 1, 1
     limit = 600 if args.quick else None
+    if args.steps_per_execution > 1:  # whole executions per epoch, at least two
+        args.steps = max(2, -(-args.steps // args.steps_per_execution)) * args.steps_per_execution
 
     from core.devices import describe, detect
 
