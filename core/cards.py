@@ -1,7 +1,8 @@
 """Model cards: the JSON file beside every saved model (``model.keras`` -> ``model.json``).
 
 A card records what a person needs to use the model without the app's help: class names, input
-shape and colour mode, dataset, architecture, hyper-parameters, metrics, app version and date, and
+shape and colour mode, dataset, architecture, hyper-parameters, metrics, app version and date,
+how it was trained (``compute``: precision and devices; the saved model itself is float32), and
 the background of the training images (``background``: their typical border colour, ``[v]`` grey or
 ``[r, g, b]``), onto which Predict flattens transparent pictures. Older cards have no background;
 transparency is then flattened onto white.
@@ -36,6 +37,7 @@ def make_card(
     metrics: dict[str, Any] | None = None,
     command: str | None = None,
     background: list[int] | None = None,
+    compute: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     shape = [int(v) for v in input_shape]
     card = {
@@ -54,6 +56,8 @@ def make_card(
         card["command"] = command
     if background is not None:
         card["background"] = [int(v) for v in background]
+    if compute:
+        card["compute"] = compute  # the precision and devices the model was trained with (core/compute.py)
     return card
 
 

@@ -142,7 +142,7 @@ def center_loss_model(model, num_classes: int, weight: float, layer: str = DEFAU
             f"The centre loss needs a layer called '{layer}' in the model, and {model.name} has none."
         ) from exc
     labels = keras.Input(shape=(), dtype="int32", name="labels")
-    head = CenterLoss(num_classes, weight, alpha=alpha, name="center_loss")
+    head = CenterLoss(num_classes, weight, alpha=alpha, name="center_loss", dtype="float32")  # also when mixed
     probs = head([features, labels, model.output])
     return keras.Model({"pixels": model.inputs[0], "labels": labels}, probs, name=f"{model.name}_center_loss")
 

@@ -144,6 +144,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         limit=args.limit,
         tensorboard=not args.no_tensorboard,
         center_loss_weight=args.center_loss,
+        precision=args.precision,
+        devices=args.devices,
         name=args.name or "",
     )
     if args.save_model:
@@ -399,6 +401,9 @@ def _sweep_plan(args: argparse.Namespace):
         base["limit"] = args.limit
     if args.batch_size is not None:
         base["batch_size"] = args.batch_size
+    for key in ("precision", "devices"):
+        if getattr(args, key) is not None:
+            base[key] = getattr(args, key)
     for key, value in args.set or []:
         base[key] = value
     for key, value in args.option or []:
@@ -563,6 +568,7 @@ def _add_study_parsers(sub) -> None:
     sw.add_argument("--epochs", type=int, default=None, help="epochs per trial")
     sw.add_argument("--batch-size", type=int, default=None)
     sw.add_argument("--limit", type=int, default=None, help="use at most this many training images")
+    _add_compute_arguments(sw, None)
     sw.add_argument("--vary", action="append", metavar="KEY=VALUES", help="a factor (repeat for more)")
     sw.add_argument(
         "--set", type=_parse_option, action="append", metavar="KEY=VALUE", help="a fixed (baseline) setting"
@@ -595,6 +601,20 @@ def _add_study_parsers(sub) -> None:
     fmt.add_argument("--csv", action="store_true", help="as CSV")
     fmt.add_argument("--markdown", action="store_true", help="as a Markdown table")
     st.set_defaults(func=cmd_study)
+
+
+def _add_compute_arguments(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """--precision and --devices (train: their defaults; sweep: None, the plan's own)."""
+    from core.devices import DEVICES_HELP, PRECISIONS
+
+    parser.add_argument(
+        "--precision",
+        default=default,
+        metavar="|".join(PRECISIONS),
+        help="auto: mixed where the hardware is fast at it (tensor-core GPUs, CPUs with bfloat16 units), "
+        "else float32 (see 'devices')",
+    )
+    parser.add_argument("--devices", default=default, metavar="LIST", help=f"where to train: {DEVICES_HELP}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -649,6 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")
     t.add_argument("--seed", type=int, default=d.seed)
+    _add_compute_arguments(t, "auto")
     t.add_argument("--limit", type=int, default=None, help="use at most this many training images")
     t.add_argument("--name", default="", help="a label for the run")
     t.add_argument("--save-model", metavar="PATH", help="also copy the best model and its card to PATH (.keras)")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import atomic, cards, evaluation, images, models, runs
+from core import atomic, cards, compute, evaluation, images, models, runs
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
 from core.config import TrainConfig, drop_folder_settings, load_config_dataset
 from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
@@ -216,6 +216,7 @@ def train(
     reporter = reporter or NullReporter()
     cancel = cancel or CancelToken()
     config.validate()
+    plan = compute.plan_run(config)  # precision and devices: a device that does not exist is said now
     times = RunTime(cancel)
     if dataset is None:
         dataset = load_config_dataset(config, reporter)
@@ -230,7 +231,7 @@ def train(
         reporter.on_message(f"... and {len(dataset.skipped) - 20} more skipped files (see dataset.json)")
 
     run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
-    return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, times, command))
+    return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, times, command, plan=plan))
 
 
 def check_splits(config: TrainConfig, dataset) -> None:
@@ -299,6 +300,7 @@ def resume_run(
             f"Run {info.name} has already trained all its {config.epochs} epochs; ask for extra epochs to continue it."
         )
     config.validate()
+    plan = compute.plan_run(config)
     times = RunTime(cancel, info.seconds or 0.0, info.wall_seconds or 0.0)  # the times so far go on
     if dataset is None:
         dataset = load_config_dataset(config, reporter)
@@ -310,7 +312,9 @@ def resume_run(
         if done
         else f"Run {info.name} had no complete epoch; starting it again."
     )
-    return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, times, None, resume_from=done))
+    return _guarded(
+        run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, times, None, resume_from=done, plan=plan)
+    )
 
 
 def _same_weights(a: list, b: list) -> bool:
@@ -352,37 +356,43 @@ def _explain(exc: BaseException) -> str:
     return f"Training failed: {type(exc).__name__}: {exc}"
 
 
-def _run(config, dataset, run_dir, reporter, cancel, times: RunTime, command, resume_from: int = 0) -> RunResult:
+def _run(config, dataset, run_dir, reporter, cancel, times: RunTime, command, resume_from: int = 0, *, plan) -> RunResult:
     import keras
 
     if resume_from == 0:
         atomic.write_json(run_dir / "dataset.json", dataset.describe())
+    for line in filter(None, (plan.precision.note, plan.describe())):
+        reporter.on_message(line)
+    log.info("Run %s: %s", run_dir.name, plan.describe())
+    runs.write_status(run_dir, **plan.card())
     keras.utils.set_random_seed(config.seed + resume_from)
     h, w, c = dataset.image_shape
     reporter.on_message(f"Building {config.model} for {h}x{w}x{c} input ...")
-    model = models.build_model(
-        config.model,
-        dataset.image_shape,
-        dataset.num_classes,
-        options=config.model_options,
-        pretrained=config.pretrained and resume_from == 0,
-        on_message=reporter.on_message,
-    )
+    with plan.scope():  # the run's dtype policy and device strategy (core/compute.py)
+        model = models.build_model(
+            config.model,
+            dataset.image_shape,
+            dataset.num_classes,
+            options=config.model_options,
+            pretrained=config.pretrained and resume_from == 0,
+            on_message=reporter.on_message,
+        )
     train_ds, steps = train_pipeline(
         dataset.train, dataset.image_shape, config.batch_size, config.seed + resume_from, make_augmenter(config)
     )
     val_ds = eval_pipeline(dataset.val, dataset.image_shape, config.batch_size) if len(dataset.val) else None
-    optimizer = make_optimizer(config, steps)
     fit_model = model
-    if config.center_loss_weight > 0:
-        # A training-only wrapper adds the centre loss; `model`, which shares its layers, stays plain.
-        from core.center_loss import prepare_center_loss
+    with plan.scope():  # the optimizer's variables too
+        optimizer = make_optimizer(config, steps)
+        if config.center_loss_weight > 0:
+            # A training-only wrapper adds the centre loss; `model`, which shares its layers, stays plain.
+            from core.center_loss import prepare_center_loss
 
-        fit_model, train_ds, val_ds = prepare_center_loss(
-            model, config, dataset.num_classes, train_ds, val_ds, optimizer
-        )
-    else:
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            fit_model, train_ds, val_ds = prepare_center_loss(
+                model, config, dataset.num_classes, train_ds, val_ds, optimizer
+            )
+        else:
+            model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     rows = [r for r in runs.read_history(run_dir) if r.get("epoch", 0) <= resume_from] if resume_from else []
     history = runs.HistoryWriter(run_dir, rows)
     best_so_far = None
@@ -392,7 +402,8 @@ def _run(config, dataset, run_dir, reporter, cancel, times: RunTime, command, re
         weights = None
         if (run_dir / BEST_WEIGHTS).exists():
             if getattr(model, "optimizer", None) is not None:  # uncompiled with a centre loss
-                model.optimizer.build(model.trainable_variables)  # the file holds optimizer state too
+                with plan.scope():
+                    model.optimizer.build(model.trainable_variables)  # the file holds optimizer state too
             model.load_weights(run_dir / BEST_WEIGHTS)
             weights = [w.copy() for w in model.get_weights()]
         best_so_far = (best_val, best_epoch, weights)
@@ -415,8 +426,9 @@ def _run(config, dataset, run_dir, reporter, cancel, times: RunTime, command, re
             "params": int(model.count_params()),
         }
     )
+    per_device = f", {config.batch_size / plan.replicas:g} per device" if plan.replicas > 1 else ""
     reporter.on_message(
-        f"Training on {len(dataset.train)} images ({steps} batches of {config.batch_size} per epoch), "
+        f"Training on {len(dataset.train)} images ({steps} batches of {config.batch_size}{per_device} per epoch), "
         f"validating on {len(dataset.val)}."
     )
     fit_model.fit(
@@ -431,6 +443,13 @@ def _run(config, dataset, run_dir, reporter, cancel, times: RunTime, command, re
     )
     if nan.stopped:
         raise WorkbenchError(nan_message(config, nan))
+    # Evaluated and saved in float32 on one device, so model.keras predicts the same on any machine.
+    model = plan.saveable(
+        model,
+        lambda: models.build_model(
+            config.model, dataset.image_shape, dataset.num_classes, options=config.model_options, pretrained=False
+        ),
+    )
     state = "stopped" if cancel.cancelled else "finished"
     if state == "stopped":
         reporter.on_message(f"Stopped after {records.epochs_done} complete epoch(s); keeping the best model so far.")
@@ -444,6 +463,7 @@ def _run(config, dataset, run_dir, reporter, cancel, times: RunTime, command, re
         hyperparameters=config.to_dict(),
         command=command,
         background=images.training_background(dataset.train, dataset.image_shape),  # for transparent pictures
+        compute=plan.card(),
     )
     atomic.write_with(run_dir / "last.keras", model.save)
     cards.write_card(run_dir / "last.keras", cards.make_card(**card_common, metrics={"epochs": records.epochs_done}))

@@ -171,8 +171,18 @@ class MainWindow(QMainWindow):
         self.tf_info = info
         gpus = info.get("gpus") or []
         device = f"{len(gpus)} GPU" if gpus else "CPU"
+        found = info.get("devices")
+        if found is not None:
+            from core.devices import describe
+
+            device += f", bfloat16 units: {'yes' if found.cpu.bf16 else 'no'}"
+            self.train_tab.hyper.hardware.show_devices(found)
         self.tf_label.setText(f"TensorFlow {info.get('tensorflow')} ({device})")
-        self.tf_label.setToolTip(f"Keras {info.get('keras')}; devices: {', '.join(gpus) or 'CPU only'}")
+        self.tf_label.setToolTip(
+            "\n".join(describe(found))
+            if found is not None
+            else f"Keras {info.get('keras')}; devices: {', '.join(gpus) or 'CPU only'}"
+        )
         self.train_tab.set_tensorflow_ready(True)
         self.show_status("Ready to train.", 4000)
         self.tensorflow_ready.emit(info)
