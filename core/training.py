@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import atomic, cards, evaluation, models, runs
+from core import atomic, cards, evaluation, memory, models, runs, splits
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
 from core.config import TrainConfig, drop_folder_settings, load_config_dataset
 from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
@@ -88,30 +88,41 @@ def _no_autograph(fn):
     return tf.autograph.experimental.do_not_convert(fn)
 
 
+#: Batches each pipeline prepares ahead of the model: enough to keep it busy, and a bound on memory
+#: (autotuning is off, see core.datasets.base.pipeline_options, so AUTOTUNE would grow on demand).
+PREFETCH_BATCHES = 2
+
+
 def train_pipeline(split, image_shape, batch_size: int, seed: int, augmenter=None):
-    """Shuffled, repeated, batched, prefetched ``tf.data`` pipeline and its steps per epoch."""
+    """Shuffled, repeated, batched, prefetched ``tf.data`` pipeline and its steps per epoch.
+
+    Repeated forever and batched across epoch ends, so every one of ``steps`` is a full batch and
+    ``fit`` never runs out of data. Folders shuffle file names before decoding (Split.tf_dataset).
+    """
     import tensorflow as tf
 
-    ds = split.tf_dataset(image_shape)
-    if split.in_memory:
-        ds = ds.cache()
-    ds = ds.shuffle(min(len(split), 20_000), seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = split.tf_dataset(image_shape, shuffle_seed=seed)
     ds = ds.batch(batch_size).map(_no_autograph(_as_float), num_parallel_calls=tf.data.AUTOTUNE)
     if augmenter is not None:
         augment = _no_autograph(lambda x, y: (augmenter(x, training=True), y))
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     steps = max(1, math.ceil(len(split) / batch_size))
-    return ds.prefetch(tf.data.AUTOTUNE), steps
+    return ds.prefetch(PREFETCH_BATCHES), steps
 
 
 def eval_pipeline(split, image_shape, batch_size: int):
-    import tensorflow as tf
+    """The validation pipeline of ``fit`` and its steps: ``(dataset, steps)``.
 
+    One pass is ``steps`` batches (the last one partial); the batches repeat, so that ``fit``,
+    given ``validation_steps=steps``, keeps one iterator and always finds its steps. A finite
+    pipeline whose length tf.data cannot know (``ignore_errors`` drops undecodable files) made
+    Keras print "Your input ran out of data; interrupting training" after every validation.
+    """
     ds = split.tf_dataset(image_shape)
     if split.in_memory:
         ds = ds.cache()
-    ds = ds.batch(batch_size).map(_no_autograph(_as_float))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size).map(_no_autograph(_as_float)).repeat()
+    return ds.prefetch(PREFETCH_BATCHES), max(1, math.ceil(len(split) / batch_size))
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int):
@@ -217,6 +228,10 @@ def train(
     if notice:
         reporter.on_message(notice)
     models.check_input(config.model, dataset.image_shape, config.model_options)
+    config, capped = memory.cap_batch_size(config, dataset)
+    if capped:
+        reporter.on_message(capped)
+    memory.check_training_memory(config, dataset)
     for skipped in dataset.skipped[:20]:
         reporter.on_message(f"Skipped {skipped.path}: {skipped.reason}")
     if len(dataset.skipped) > 20:
@@ -350,6 +365,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
 
     if resume_from == 0:
         atomic.write_json(run_dir / "dataset.json", dataset.describe())
+        splits.record_splits(run_dir, dataset)  # the exact files, for re-evaluation (core/splits.py)
     keras.utils.set_random_seed(config.seed + resume_from)
     h, w, c = dataset.image_shape
     reporter.on_message(f"Building {config.model} for {h}x{w}x{c} input ...")
@@ -364,7 +380,9 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
     train_ds, steps = train_pipeline(
         dataset.train, dataset.image_shape, config.batch_size, config.seed + resume_from, make_augmenter(config)
     )
-    val_ds = eval_pipeline(dataset.val, dataset.image_shape, config.batch_size) if len(dataset.val) else None
+    val_ds, val_steps = (
+        eval_pipeline(dataset.val, dataset.image_shape, config.batch_size) if len(dataset.val) else (None, None)
+    )
     optimizer = make_optimizer(config, steps)
     fit_model = model
     if config.center_loss_weight > 0:
@@ -416,6 +434,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         initial_epoch=resume_from,  # the backup's epoch count; AtomicBackup loads its weights
         steps_per_epoch=steps,
         validation_data=val_ds,
+        validation_steps=val_steps,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles; this silences Keras' warning
         verbose=0,

@@ -1,4 +1,4 @@
-"""Image folders: scanning (Pillow headers only, no TensorFlow) and decoding (TensorFlow ops only).
+"""Image folders: scanning (Pillow headers only, no TensorFlow) and the Dataset of file paths a scan gives.
 
 Two layouts are understood:
 
@@ -14,7 +14,8 @@ in :attr:`FolderScan.skipped` with a reason; hidden files (``.DS_Store``,
 ``._x.jpg``) and system files (``Thumbs.db``, ``desktop.ini``, ``__MACOSX/``) are ignored silently.
 
 Splits hold file paths, never pixels: ``Split.tf_dataset`` maps
-:func:`core.datasets.decode.decode_image_file` over them, so a folder larger than memory trains. A
+:func:`core.datasets.decode.decode_image_file` (Pillow, as Predict decodes) over them, after
+shuffling the names, so a folder larger than memory trains. A
 file that passes the header scan but fails to decode (truncated mid-way) is dropped by the
 pipeline's ``ignore_errors()``; the scan checks each file's picture data as well as its header
 (cheaply, see ``_damaged_data``) so that such a file is listed with the skipped files instead.
@@ -101,7 +102,6 @@ class FolderScan:
     skipped: list[SkippedFile] = field(default_factory=list)
     typical_size: tuple[int, int] = (0, 0)  # median (height, width) of the usable images
     grayscale_images: int = 0  # how many usable images are single-channel (or a grey palette)
-    orientations: dict[str, int] = field(default_factory=dict)  # EXIF orientation of files not stored upright
 
     @property
     def num_classes(self) -> int:
@@ -505,15 +505,12 @@ def scan_folder(path: str | Path, *, reporter: Reporter | None = None) -> Folder
 
     files = {split: [[] for _ in class_names] for split in split_dirs}
     heights, widths, grey = [], [], 0
-    orientations: dict[str, int] = {}
     for (split, ci), f, result in zip(keys, candidates, _probe_all(candidates, reporter), strict=True):
         if isinstance(result, str):
             skipped.append(SkippedFile(str(f), result))
             continue
-        (h, w), is_grey, orientation = result
+        (h, w), is_grey, _orientation = result
         files[split][ci].append(str(f))
-        if orientation != 1:
-            orientations[str(f)] = orientation
         heights.append(h)
         widths.append(w)
         grey += is_grey
@@ -544,7 +541,6 @@ def scan_folder(path: str | Path, *, reporter: Reporter | None = None) -> Folder
         skipped=skipped,
         typical_size=typical,
         grayscale_images=grey,
-        orientations=orientations,
     )
 
 
@@ -588,10 +584,7 @@ def folder_dataset(
         labels = np.concatenate(
             [np.full(len(per_class), ci, np.int32) for ci, per_class in enumerate(scan.files[split])]
         )
-        orientations = None
-        if scan.orientations:
-            orientations = np.array([scan.orientations.get(p, 1) for p in paths], np.int32)
-        return Split(labels, paths=paths, orientations=orientations)
+        return Split(labels, paths=paths)
 
     if scan.layout == "flat":
         everything = pool("all")

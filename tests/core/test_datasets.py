@@ -541,7 +541,7 @@ def test_decode_resizes_with_antialiasing(tmp_path):
 
 
 def test_animated_images(tmp_path):
-    """Animated GIF: first frame. Animated WebP: refused by the scan and dropped (never crashing) if decoded."""
+    """Animated GIF: first frame. Animated WebP: refused by the scan; decoded, it is its first frame, as in Predict."""
     frames = [Image.new("RGB", (10, 12), c) for c in ((255, 0, 0), (0, 0, 255))]
     gif = tmp_path / "a" / "anim.gif"
     gif.parent.mkdir()
@@ -555,7 +555,7 @@ def test_animated_images(tmp_path):
     assert "animated WebP" in folder.probe_image(webp)
     split = datasets.Split(np.array([0, 1]), paths=[str(webp), str(gif)])
     x, y = decoded(split, (12, 10, 3))
-    assert y.tolist() == [1] and (x[0, 0, 0] == (255, 0, 0)).all()
+    assert y.tolist() == [0, 1] and (x[:, 0, 0] == (255, 0, 0)).all()
 
 
 def _jpeg_with_orientation(path, orientation: int) -> None:
