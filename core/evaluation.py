@@ -179,13 +179,12 @@ def evaluate_run(run_dir: Path, *, reporter: Reporter | None = None, cancel: Can
     loaded = load_model(info.model_path)
     dataset = load_config_dataset(config, reporter)
     notes: list[str] = []
-    recorded = splits.recorded_test(run_dir, dataset)
+    recorded = splits.recorded_splits(run_dir, dataset)
     if recorded is not None:
         dataset = recorded.dataset
-        if recorded.gone:
-            shown = ", ".join(Path(p).name for p in recorded.gone[:10]) + (", ..." if len(recorded.gone) > 10 else "")
-            gone = f"{len(recorded.gone)} of the run's {recorded.recorded} test files are gone"
-            notes.append(f"{gone} and are not scored: {shown}.")
+        gone = splits.gone_text(recorded, "test", "scored")
+        if gone:
+            notes.append(gone)
     elif not dataset.test.in_memory:
         notes.append(
             f"Run {info.name} has no record of its test files (it was trained before they were recorded), so its "

@@ -54,12 +54,12 @@ def _relative(path: str, root: Path) -> str:
 
 
 @dataclass
-class RecordedTest:
-    """The run's recorded test split as it can be used now."""
+class RecordedSplits:
+    """A run's recorded splits as they can be used now."""
 
-    dataset: object  # the dataset with its test split (and image shape) as recorded
-    gone: list[str]  # recorded test files that no longer exist
-    recorded: int  # how many test files the run recorded
+    dataset: object  # the dataset with its splits (and image shape, classes) as recorded
+    gone: dict[str, list[str]]  # per split: recorded files that no longer exist
+    recorded: dict[str, int]  # per split: how many files the run recorded
 
 
 def read_record(run_dir: Path) -> dict | None:
@@ -78,20 +78,53 @@ def read_record(run_dir: Path) -> dict | None:
         return None
 
 
-def recorded_test(run_dir: Path, dataset) -> RecordedTest | None:
-    """``dataset`` with the test split the run recorded (its existing files), or None without a record."""
+def recorded_splits(run_dir: Path, dataset) -> RecordedSplits | None:
+    """``dataset`` with the splits the run recorded (their existing files), or None without a record.
+
+    Evaluation scores the recorded test files; resuming trains on the recorded training files, so
+    no test image of the run can move into its training set.
+    """
     record = read_record(run_dir)
     if record is None:
         return None
     root = Path(dataset.name)
-    files = [str(p if Path(p).is_absolute() else root / p) for p in record["test"]["files"]]
-    labels = np.asarray(record["test"]["labels"], np.int32)
-    keep = np.array([Path(p).is_file() for p in files], bool)
-    gone = [p for p, ok in zip(files, keep, strict=True) if not ok]
-    test = Split(labels[keep], paths=[p for p, ok in zip(files, keep, strict=True) if ok])
+    splits, gone, counts = {}, {}, {}
+    for name in SPLIT_NAMES:
+        entry = record.get(name)
+        if not isinstance(entry, dict) or len(entry.get("files") or []) != len(entry.get("labels") or []):
+            splits[name], gone[name], counts[name] = getattr(dataset, name), [], len(getattr(dataset, name))
+            continue
+        files = [str(p if Path(p).is_absolute() else root / p) for p in entry["files"]]
+        labels = np.asarray(entry["labels"], np.int32)
+        keep = np.array([Path(p).is_file() for p in files], bool)
+        gone[name] = [p for p, ok in zip(files, keep, strict=True) if not ok]
+        splits[name] = Split(labels[keep], paths=[p for p, ok in zip(files, keep, strict=True) if ok])
+        counts[name] = len(files)
     shape = record.get("image_shape")
     image_shape = tuple(int(v) for v in shape) if isinstance(shape, list) and len(shape) == 3 else dataset.image_shape
     names = record.get("class_names")
     class_names = [str(n) for n in names] if isinstance(names, list) else dataset.class_names
-    as_recorded = replace(dataset, test=test, image_shape=image_shape, class_names=class_names)
-    return RecordedTest(as_recorded, gone, len(files))
+    as_recorded = replace(dataset, image_shape=image_shape, class_names=class_names, **splits)
+    return RecordedSplits(as_recorded, gone, counts)
+
+
+def gone_text(recorded: RecordedSplits, split: str, what: str) -> str | None:
+    """ "3 of the run's 24 test files are gone and are not scored: a.png, ..." or None when none is."""
+    gone = recorded.gone.get(split) or []
+    if not gone:
+        return None
+    shown = ", ".join(Path(p).name for p in gone[:10]) + (", ..." if len(gone) > 10 else "")
+    kind = {"train": "training", "val": "validation"}.get(split, split)
+    return f"{len(gone)} of the run's {recorded.recorded[split]} {kind} files are gone and are not {what}: {shown}."
+
+
+def for_resume(run_dir: Path, dataset, on_message) -> object:
+    """``dataset`` with the run's recorded splits for going on training, saying which files are gone."""
+    recorded = recorded_splits(run_dir, dataset)
+    if recorded is None:
+        return dataset
+    for split, what in (("train", "trained on"), ("val", "used for validation")):
+        text = gone_text(recorded, split, what)
+        if text:
+            on_message(text)
+    return recorded.dataset

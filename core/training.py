@@ -309,7 +309,7 @@ def resume_run(
     config.validate()
     started = time.perf_counter()
     if dataset is None:
-        dataset = load_config_dataset(config, reporter)
+        dataset = splits.for_resume(run_dir, load_config_dataset(config, reporter), reporter.on_message)
     check_splits(config, dataset)
     atomic.write_json(run_dir / "config.json", config.to_dict())
     runs.write_status(run_dir, state="running", pid=os.getpid(), resumed=runs._now(), error=None)

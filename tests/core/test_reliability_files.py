@@ -519,6 +519,7 @@ def test_re_evaluation_scores_the_recorded_test_files_after_the_folder_changed(f
     """Item 3: a damaged training image re-splits the folder; evaluate still scores the run's own test files."""
     from core.config import TrainConfig, load_config_dataset
     from core.evaluation import evaluate_run, load_evaluation
+    from core.gallery import load_run
 
     root, run = _copy_run(folder_run, tmp_path)
     recorded = json.loads((run / "splits.json").read_text())
@@ -534,7 +535,8 @@ def test_re_evaluation_scores_the_recorded_test_files_after_the_folder_changed(f
     assert sorted(ev.paths) == recorded_test
     replaced = [m for m in rec.messages if "is replaced by this one" in m]
     assert replaced and f"{before['accuracy']:.4f} on {before['test_size']} images" in replaced[0]
-    assert load_evaluation(run).notes == [m for m in rec.messages if m in load_evaluation(run).notes] != []
+    assert replaced[0] in load_evaluation(run).notes  # kept in metrics.json for the Gallery ...
+    assert replaced[0] in load_run(run).notes  # ... which shows it with the run
 
     gone = root / recorded["test"]["files"][0]
     gone.unlink()
@@ -542,6 +544,27 @@ def test_re_evaluation_scores_the_recorded_test_files_after_the_folder_changed(f
     ev = evaluate_run(run, reporter=rec)
     assert sorted(ev.paths) == sorted(p for p in recorded_test if p != str(gone))
     assert any(f"1 of the run's {len(recorded_test)} test files are gone" in m and gone.name in m for m in rec.messages)
+
+
+def test_resuming_trains_on_the_recorded_files_not_on_a_new_split(folder_run, tmp_path):
+    """Item 3: continuing a run after the folder changed keeps its split (no test image moves into training)."""
+    from core.training import resume_run
+
+    root, run = _copy_run(folder_run, tmp_path)
+    recorded = json.loads((run / "splits.json").read_text())
+    (root / recorded["train"]["files"][0]).unlink()
+    save_image(root / "cats" / "new.png", seed=99, size=(16, 16))  # the folder re-splits
+
+    class Starts(Messages):
+        def on_start(self, info) -> None:
+            self.info = info
+
+    rec = Starts()
+    resume_run(run, rec, extra_epochs=1)
+    assert rec.info["train_size"] == len(recorded["train"]["files"]) - 1
+    assert rec.info["test_size"] == len(recorded["test"]["files"])
+    assert any(f"1 of the run's {len(recorded['train']['files'])} training files are gone" in m for m in rec.messages)
+    assert json.loads((run / "splits.json").read_text()) == recorded
 
 
 def test_an_old_run_without_a_file_record_is_evaluated_on_a_recomputed_split_and_says_so(folder_run, tmp_path):
