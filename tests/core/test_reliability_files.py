@@ -1,8 +1,11 @@
 """Reliability corpus (issue 13): odd files in dataset folders and half-written files in run folders.
 
 Every case builds its own files and folders in ``tmp_path``; nothing is downloaded. Items: 13 (a
-named pipe, a socket or a device file in a class folder), 6 (image data damaged after its header)
-and 5 (temporary files left by a ``kill -9`` during an atomic write).
+named pipe, a socket or a device file in a class folder), 6 (image data damaged after its header),
+5 (temporary files left by a ``kill -9`` during an atomic write), 1 (every Pillow colour mode decoded
+alike by training and Predict; 1-bit PNGs), 3 (re-evaluation and resume on the run's recorded files),
+9 and 10 (batch size capped, memory checked before building), 11 (folders streamed) and issue 14's
+item 6 (no "ran out of data" while training on a folder).
 """
 
 from __future__ import annotations
@@ -637,3 +640,33 @@ def test_training_that_cannot_fit_is_refused_before_a_run_folder_exists(tmp_path
     with pytest.raises(OutOfMemoryError, match="is free"):
         train(config, workspace=tmp_path / "ws")
     assert not (tmp_path / "ws" / "runs").exists() or not any((tmp_path / "ws" / "runs").iterdir())
+
+
+# ---------------------------------------------------------------------------------------------
+# Item 11: folders are streamed
+
+
+def test_training_on_a_folder_decodes_only_what_the_first_batches_need(tmp_path, monkeypatch):
+    """Item 11: file names are shuffled, not decoded images: the first batch does not decode the whole folder.
+
+    A shuffle buffer of decoded images (up to 20,000) had to fill before the first step, so memory
+    grew with the folder; bench/bench_folder_memory.py measures the peak.
+    """
+    import core.images
+    from core.datasets import load_dataset
+    from core.training import PREFETCH_BATCHES, train_pipeline
+
+    for c in ("a", "b"):
+        for i in range(150):
+            (tmp_path / "data" / c).mkdir(parents=True, exist_ok=True)
+            Image.new("L", (8, 8), i).save(tmp_path / "data" / c / f"{i:03d}.png")
+    ds = load_dataset(tmp_path / "data", test_split=0, validation_split=0)
+    decoded: list[str] = []
+    real = core.images.file_to_model_input
+    monkeypatch.setattr(core.images, "file_to_model_input", lambda p, s: decoded.append(p) or real(p, s))
+    pipeline, _ = train_pipeline(ds.train, ds.image_shape, 8, seed=0)
+    _, labels = next(iter(pipeline))
+    assert 0 < len(set(labels.numpy().tolist())) <= 2
+    ahead = 8 * (PREFETCH_BATCHES + 2) + 2 * (os.cpu_count() or 1)  # batches ahead, one call per core
+    assert 8 <= len(decoded) <= min(ahead, 150), len(decoded)
+    assert len({Path(p).parent.name for p in decoded[:8]}) == 2  # names shuffled across classes before decoding
