@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 BYTES_PER_VALUE = 4  # float32
 #: Copies of every parameter while training: the weights, their gradients and Adam's two moments.
 PARAMETER_COPIES = 4
-#: Copies of every activation while training: the forward value kept for backpropagation and its gradient.
-ACTIVATION_COPIES = 2
+#: Copies of every layer output while training: the forward value kept for backpropagation (the
+#: gradients come and go layer by layer). Counting a gradient for each as well refused runs that fit.
+ACTIVATION_COPIES = 1
 #: Share of the free memory a run may plan to use (TensorFlow, the pipeline and the app need the rest).
-USABLE_SHARE = 0.8
+USABLE_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -102,14 +103,23 @@ def estimate_model(name: str, image_shape, num_classes: int, options=None) -> Me
         with keras.StatelessScope(initialize_variables=False):
             model = models.build_model(name, tuple(image_shape), num_classes, options=options)
         params = sum(math.prod(v.shape) for v in model.weights)
-        activations = 0
-        for layer in model.layers:
-            for out in layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]:
-                activations += math.prod(int(d or 1) for d in out.shape[1:])
+        activations = _activations(model)
     finally:
         if global_state is not None:
             global_state.set_global_attribute("uninitialized_variables", pending)
     return MemoryEstimate(params=int(params), activations_per_image=int(activations))
+
+
+def _activations(model) -> int:
+    """Values in every layer's output for one image, inside nested models (a Keras Applications backbone) too."""
+    total = 0
+    for layer in model.layers:
+        if getattr(layer, "layers", None):  # a nested model: count its own layers, not just its output
+            total += _activations(layer)
+            continue
+        for out in layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]:
+            total += math.prod(int(d or 1) for d in out.shape[1:])
+    return total
 
 
 def check_training_memory(config, dataset, *, available: int | None = None, estimate: MemoryEstimate | None = None):

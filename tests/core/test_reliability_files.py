@@ -589,21 +589,22 @@ def test_an_old_run_without_a_file_record_is_evaluated_on_a_recomputed_split_and
 def test_the_memory_check_refuses_a_batch_that_cannot_fit_and_says_what_fits():
     from core.config import TrainConfig
     from core.errors import OutOfMemoryError
-    from core.memory import MemoryEstimate, check_training_memory
+    from core.memory import USABLE_SHARE, MemoryEstimate, check_training_memory, size_text
 
     class Folder:  # a tiny fake dataset: only what the check reads
         image_shape = (256, 256, 3)
         num_classes = 2
 
-    estimate = MemoryEstimate(params=1_000_000, activations_per_image=2_000_000)  # 16 MB params, 16 MB per image
+    estimate = MemoryEstimate(params=1_000_000, activations_per_image=4_000_000)
     config = TrainConfig(dataset="/some/folder", batch_size=128)
-    assert check_training_memory(config, Folder(), available=8 * 1024**3, estimate=estimate) is estimate
+    need = estimate.total_bytes(128)
+    assert check_training_memory(config, Folder(), available=2 * need, estimate=estimate) is estimate
     with pytest.raises(OutOfMemoryError) as err:
-        check_training_memory(config, Folder(), available=1024**3, estimate=estimate)
+        check_training_memory(config, Folder(), available=need // 2, estimate=estimate)
     text = str(err.value)
-    assert "needs about 1.9 GB" in text and "1.0 GB is free" in text  # 15 MB + 128 x 16 MB
-    fits = int((0.8 * 1024**3 - estimate.parameter_bytes()) // estimate.bytes_per_image())
-    assert f"a batch size of at most {fits}" in text and "smaller image size" in text
+    assert f"needs about {size_text(need)}" in text and f"only {size_text(need // 2)} is free" in text
+    fits = int((USABLE_SHARE * (need // 2) - estimate.parameter_bytes()) // estimate.bytes_per_image())
+    assert 0 < fits < 128 and f"a batch size of at most {fits}" in text and "smaller image size" in text
 
 
 def test_a_small_cnn_at_2048_pixels_is_estimated_without_allocating_and_refused():
@@ -626,6 +627,15 @@ def test_a_small_cnn_at_2048_pixels_is_estimated_without_allocating_and_refused(
     config = TrainConfig(dataset="/photos", batch_size=32, model="simple-cnn-2")
     with pytest.raises(OutOfMemoryError, match=r"smaller image size \(about \d+ pixels\)"):
         check_training_memory(config, Folder(), available=16 * 1024**3, estimate=estimate)
+
+
+def test_the_estimate_counts_the_layers_inside_a_keras_applications_backbone():
+    """A backbone is one layer of the outer model; its hundreds of feature maps must count."""
+    from core.memory import estimate_model
+
+    estimate = estimate_model("mobilenetv2", (96, 96, 3), 2)
+    assert estimate.params > 2_000_000
+    assert estimate.activations_per_image > 50 * 96 * 96 * 3  # ~150 layers, many at full resolution
 
 
 def test_training_that_cannot_fit_is_refused_before_a_run_folder_exists(tmp_path, monkeypatch):
