@@ -160,11 +160,9 @@ def prepare_center_loss(model, config, num_classes: int, train_ds, val_ds, optim
     Returns ``(fit_model, train_ds, val_ds)``: the compiled wrapper (sparse cross-entropy,
     ``accuracy``) and the pipelines mapped to feed it. ``model`` itself is left uncompiled.
     """
-    import tensorflow as tf
-
     fit_model = center_loss_model(model, num_classes, float(config.center_loss_weight), feature_layer_name(config))
     fit_model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    train_ds = with_labels(train_ds).prefetch(tf.data.AUTOTUNE)
+    train_ds = with_labels(train_ds).prefetch(2)  # bounded, as core.training.PREFETCH_BATCHES
     return fit_model, train_ds, with_labels(val_ds)
 
 

@@ -128,9 +128,9 @@ class FileImages:
         return np.asarray(img)
 
     def model_input(self, row: int, input_shape: tuple[int, int, int]) -> np.ndarray:
-        from core.images import to_model_input
+        from core.images import file_to_model_input
 
-        return to_model_input(self._open(row, 2 * max(input_shape[:2])), input_shape)
+        return file_to_model_input(self.files[row], input_shape)
 
     def describe(self, row: int) -> str:
         return self.files[row]
@@ -467,7 +467,7 @@ def load_run(
     raise_if_cancelled(cancel)
     config = info.config or {}
     dataset_name = str(config.get("dataset") or "")
-    notes: list[str] = []
+    notes: list[str] = list(ev.notes)  # what its last re-evaluation said (core.evaluation.evaluate_run)
     if ev.paths is not None:
         reporter.on_progress(0, 1, "Checking the test image files")
         missing = sum(1 for p in ev.paths if not os.path.exists(p))

@@ -363,6 +363,21 @@ def to_model_input(img: Image.Image, input_shape: tuple[int, int, int], backgrou
     return np.ascontiguousarray(arr)
 
 
+def decode_min_size(input_shape: tuple[int, int, int]) -> int:
+    """How small :func:`open_image` may decode a JPEG for a model of ``input_shape`` (twice its longer side)."""
+    return 2 * max(int(input_shape[0]), int(input_shape[1]))
+
+
+def file_to_model_input(path: str | Path, input_shape: tuple[int, int, int]) -> np.ndarray:
+    """An image file as a uint8 array of ``input_shape``: THE decoding of a file for a model.
+
+    Training (``tf.data``, core/datasets/decode.py), Predict and the Gallery all read files this
+    way, so a picture looks the same to a model in training as when it is predicted. Raises
+    :class:`ImageError` for a file that cannot be used.
+    """
+    return to_model_input(open_image(path, min_size=decode_min_size(input_shape)), input_shape)
+
+
 def load_for_model(path: str | Path, input_shape: tuple[int, int, int]) -> tuple[Image.Image, np.ndarray]:
     """``(original, model_input)``: the upright image as RGB for display, and :func:`to_model_input`."""
     img = open_image(path)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import atomic, cards, compute, evaluation, images, models, runs
+from core import atomic, cards, compute, evaluation, images, memory, models, runs, splits
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
 from core.config import TrainConfig, drop_folder_settings, load_config_dataset
 from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
@@ -95,30 +95,41 @@ def _no_autograph(fn):
     return tf.autograph.experimental.do_not_convert(fn)
 
 
+#: Batches each pipeline prepares ahead of the model: enough to keep it busy, and a bound on memory
+#: (autotuning is off, see core.datasets.base.pipeline_options, so AUTOTUNE would grow on demand).
+PREFETCH_BATCHES = 2
+
+
 def train_pipeline(split, image_shape, batch_size: int, seed: int, augmenter=None):
-    """Shuffled, repeated, batched, prefetched ``tf.data`` pipeline and its steps per epoch."""
+    """Shuffled, repeated, batched, prefetched ``tf.data`` pipeline and its steps per epoch.
+
+    Repeated forever and batched across epoch ends, so every one of ``steps`` is a full batch and
+    ``fit`` never runs out of data. Folders shuffle file names before decoding (Split.tf_dataset).
+    """
     import tensorflow as tf
 
-    ds = split.tf_dataset(image_shape)
-    if split.in_memory:
-        ds = ds.cache()
-    ds = ds.shuffle(min(len(split), 20_000), seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = split.tf_dataset(image_shape, shuffle_seed=seed)
     ds = ds.batch(batch_size).map(_no_autograph(_as_float), num_parallel_calls=tf.data.AUTOTUNE)
     if augmenter is not None:
         augment = _no_autograph(lambda x, y: (augmenter(x, training=True), y))
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     steps = max(1, math.ceil(len(split) / batch_size))
-    return ds.prefetch(tf.data.AUTOTUNE), steps
+    return ds.prefetch(PREFETCH_BATCHES), steps
 
 
 def eval_pipeline(split, image_shape, batch_size: int):
-    import tensorflow as tf
+    """The validation pipeline of ``fit`` and its steps: ``(dataset, steps)``.
 
+    One pass is ``steps`` batches (the last one partial); the batches repeat, so that ``fit``,
+    given ``validation_steps=steps``, keeps one iterator and always finds its steps. A finite
+    pipeline whose length tf.data cannot know (``ignore_errors`` drops undecodable files) made
+    Keras print "Your input ran out of data; interrupting training" after every validation.
+    """
     ds = split.tf_dataset(image_shape)
     if split.in_memory:
         ds = ds.cache()
-    ds = ds.batch(batch_size).map(_no_autograph(_as_float))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size).map(_no_autograph(_as_float)).repeat()
+    return ds.prefetch(PREFETCH_BATCHES), max(1, math.ceil(len(split) / batch_size))
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int):
@@ -225,6 +236,10 @@ def train(
     if notice:
         reporter.on_message(notice)
     models.check_input(config.model, dataset.image_shape, config.model_options)
+    config, capped = memory.cap_batch_size(config, dataset)
+    if capped:
+        reporter.on_message(capped)
+    memory.check_training_memory(config, dataset)
     for skipped in dataset.skipped[:20]:
         reporter.on_message(f"Skipped {skipped.path}: {skipped.reason}")
     if len(dataset.skipped) > 20:
@@ -303,7 +318,7 @@ def resume_run(
     plan = compute.plan_run(config)
     times = RunTime(cancel, info.seconds or 0.0, info.wall_seconds or 0.0)  # the times so far go on
     if dataset is None:
-        dataset = load_config_dataset(config, reporter)
+        dataset = splits.for_resume(run_dir, load_config_dataset(config, reporter), reporter.on_message)
     check_splits(config, dataset)
     atomic.write_json(run_dir / "config.json", config.to_dict())
     runs.write_status(run_dir, state="running", pid=os.getpid(), resumed=runs._now(), error=None)
@@ -356,11 +371,14 @@ def _explain(exc: BaseException) -> str:
     return f"Training failed: {type(exc).__name__}: {exc}"
 
 
-def _run(config, dataset, run_dir, reporter, cancel, times: RunTime, command, resume_from: int = 0, *, plan) -> RunResult:
+def _run(
+    config, dataset, run_dir, reporter, cancel, times: RunTime, command, resume_from: int = 0, *, plan
+) -> RunResult:
     import keras
 
     if resume_from == 0:
         atomic.write_json(run_dir / "dataset.json", dataset.describe())
+        splits.record_splits(run_dir, dataset)  # the exact files, for re-evaluation (core/splits.py)
     for line in filter(None, (plan.precision.note, plan.describe())):
         reporter.on_message(line)
     log.info("Run %s: %s", run_dir.name, plan.describe())
@@ -380,7 +398,9 @@ def _run(config, dataset, run_dir, reporter, cancel, times: RunTime, command, re
     train_ds, steps = train_pipeline(
         dataset.train, dataset.image_shape, config.batch_size, config.seed + resume_from, make_augmenter(config)
     )
-    val_ds = eval_pipeline(dataset.val, dataset.image_shape, config.batch_size) if len(dataset.val) else None
+    val_ds, val_steps = (
+        eval_pipeline(dataset.val, dataset.image_shape, config.batch_size) if len(dataset.val) else (None, None)
+    )
     fit_model = model
     with plan.scope():  # the optimizer's variables too
         optimizer = make_optimizer(config, steps)
@@ -437,6 +457,7 @@ def _run(config, dataset, run_dir, reporter, cancel, times: RunTime, command, re
         initial_epoch=resume_from,  # the backup's epoch count; AtomicBackup loads its weights
         steps_per_epoch=steps,
         validation_data=val_ds,
+        validation_steps=val_steps,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles; this silences Keras' warning
         verbose=0,

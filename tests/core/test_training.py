@@ -278,7 +278,7 @@ def test_every_pipeline_on_a_split_runs_without_the_autotune_model_thread(tiny_d
     shape = tiny_dataset.image_shape
     pipelines = {
         "train": train_pipeline(tiny_dataset.train, shape, 8, 0, make_augmenter(config(augment_flip=True)))[0],
-        "validation": eval_pipeline(tiny_dataset.val, shape, 8),
+        "validation": eval_pipeline(tiny_dataset.val, shape, 8)[0],
         "test": _test_batches(tiny_dataset.test, shape, 8),
     }
     assert {name: ds.options().autotune.enabled for name, ds in pipelines.items()} == dict.fromkeys(pipelines, False)
