@@ -32,6 +32,7 @@ def make_card(
     hyperparameters: dict[str, Any],
     metrics: dict[str, Any] | None = None,
     command: str | None = None,
+    auto: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     shape = [int(v) for v in input_shape]
     card = {
@@ -48,6 +49,8 @@ def make_card(
     }
     if command:
         card["command"] = command
+    if auto:
+        card["auto"] = auto  # what core/auto.py chose, each with its reason: [{"what", "value", "why"}]
     return card
 
 

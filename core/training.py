@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import atomic, cards, evaluation, models, runs
+from core import atomic, auto, cards, evaluation, models, runs
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
 from core.config import TrainConfig, drop_folder_settings, load_config_dataset
 from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
@@ -117,13 +117,15 @@ def eval_pipeline(split, image_shape, batch_size: int):
 def make_optimizer(config: TrainConfig, steps_per_epoch: int):
     import keras
 
-    lr: Any = config.learning_rate
+    lr: Any = config.learning_rate  # "warmup-cosine": core.callbacks.WarmupCosine sets it per batch
     if config.schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps_per_epoch)
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(lr, momentum=config.momentum)
     if config.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(lr)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=0.05)
     return keras.optimizers.Adam(lr)
 
 
@@ -137,6 +139,42 @@ def step_decay(config: TrainConfig, epoch: int) -> float:
 
 
 log = logging.getLogger(__name__)
+
+
+MAX_BUDGET_EPOCHS = 100_000  # a time-budget run's epochs are ended by core.callbacks.TimeBudget
+
+
+def smoothed_labels(config: TrainConfig, num_classes: int, train_ds, val_ds):
+    """Pipelines and loss for ``config.label_smoothing``: one-hot targets when smoothing, else as they are."""
+    if not config.label_smoothing:
+        return train_ds, val_ds, "sparse_categorical_crossentropy"
+    import keras
+    import tensorflow as tf
+
+    one_hot = _no_autograph(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), num_classes)))
+    train_ds = train_ds.map(one_hot)
+    val_ds = val_ds.map(one_hot) if val_ds is not None else None
+    return train_ds, val_ds, keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+
+
+def class_weights(config: TrainConfig, dataset) -> dict[int, float] | None:
+    """Per-class loss weights (inverse of each class's share of the training images), or None."""
+    if not config.class_weights or config.center_loss_weight > 0:
+        return None
+    counts = dataset.train.counts(dataset.num_classes)
+    total, present = sum(counts), sum(1 for n in counts if n)
+    return {i: (total / (present * n) if n else 0.0) for i, n in enumerate(counts)}
+
+
+def budget_message(config: TrainConfig, epoch_seconds: float, steps: int) -> str:
+    from core.values import format_duration
+
+    return (
+        f"The time budget of {format_duration(config.time_budget)} is shorter than one epoch, which takes about "
+        f"{format_duration(epoch_seconds)} here ({steps} batches of {config.batch_size}). Give a budget of at "
+        f"least {format_duration(max(epoch_seconds * 3, epoch_seconds + 10))}, train on fewer images (limit), "
+        "or train for a number of epochs instead."
+    )
 
 
 def nan_message(config: TrainConfig, nan) -> str:
@@ -153,7 +191,9 @@ def nan_message(config: TrainConfig, nan) -> str:
     )
 
 
-def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None, classifier=None):
+def _make_callbacks(
+    config, reporter, cancel, run_dir, history, steps, best_so_far=None, classifier=None, budget=None, resume_from=0
+):
     """The callbacks of one ``fit``, in the order core/callbacks.py explains; returns
     ``(records, best, nan, callbacks)``: epochs done come from ``records``, the best epoch from
     ``best``, whether (and where) the loss became NaN from ``nan``."""
@@ -168,12 +208,21 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_f
     callbacks: list = [clock, cb.ReportBatches(reporter, steps), cb.FollowCancelToken(cancel, reporter), nan]
     if config.schedule == "step":
         callbacks.append(cb.LearningRateByEpoch(lambda epoch: step_decay(config, epoch)))
+    warmup = None
+    if config.schedule == "warmup-cosine":
+        now = budget[2] if budget else time.perf_counter
+        warmup = cb.WarmupCosine(config.learning_rate, steps, config.epochs, clock=now)
+    callbacks += [warmup] if warmup else []
     callbacks += [best, records, cb.AtomicBackup(run_dir / BACKUP_DIR, clock, best)]
+    if budget is not None:  # (seconds, started, clock, reserve): see core.callbacks.TimeBudget
+        seconds, started, now, reserve = budget
+        budget = cb.TimeBudget(seconds, started, steps, now, warmup, reserve, initial_epoch=resume_from)
+        callbacks.append(budget)
     monitor = "val_loss" if config.validation_split > 0 else "loss"
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor, factor=0.2, patience=config.plateau_patience))
     if config.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor, patience=config.patience))
+        callbacks.append(cb.StopWhenNoBetter(best, clock, config.patience))
     if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
         reporter.on_message(
             "TensorBoard is not installed, so this run writes no TensorBoard logs (pip install tensorboard)."
@@ -184,7 +233,7 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_f
                 str(run_dir / "tensorboard"), write_graph=False, profile_batch=0, update_freq="epoch"
             )
         )
-    return records, best, nan, callbacks
+    return records, best, nan, budget, callbacks
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,23 +248,27 @@ def train(
     workspace: Path | None = None,
     dataset=None,
     command: str | None = None,
+    clock=time.perf_counter,
 ) -> RunResult:
     """Train ``config`` and save a run folder; see the module docstring.
 
-    ``dataset`` may be passed when the caller already loaded it (the GUI's preview). Raises
+    ``dataset`` may be passed when the caller already loaded it (the GUI's preview). ``clock``
+    (seconds) times a time budget; tests pass a fake one. ``model="auto"`` or ``recipe="auto"``
+    are resolved first (core/auto.py) and their reasons logged; the run records the result. Raises
     :class:`~core.errors.WorkbenchError` (or a subclass) for problems a person can fix; the run
     folder, if one was made, is then marked failed with the message.
     """
     reporter = reporter or NullReporter()
     cancel = cancel or CancelToken()
     config.validate()
-    started = time.perf_counter()
+    started = clock()
     if dataset is None:
         dataset = load_config_dataset(config, reporter)
     check_splits(config, dataset)
     config, notice = drop_folder_settings(config, dataset)
     if notice:
         reporter.on_message(notice)
+    config, choices = auto.resolve_and_report(config, dataset, reporter)
     models.check_input(config.model, dataset.image_shape, config.model_options)
     for skipped in dataset.skipped[:20]:
         reporter.on_message(f"Skipped {skipped.path}: {skipped.reason}")
@@ -223,7 +276,8 @@ def train(
         reporter.on_message(f"... and {len(dataset.skipped) - 20} more skipped files (see dataset.json)")
 
     run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
-    return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, started, command))
+    job = lambda: _run(config, dataset, run_dir, reporter, cancel, started, command, clock=clock, choices=choices)  # noqa: E731
+    return _guarded(run_dir, job)
 
 
 def check_splits(config: TrainConfig, dataset) -> None:
@@ -283,6 +337,7 @@ def resume_run(
     if info.state == "running":
         raise RunError(f"Run {info.name} is still training in another window or process.")
     config = TrainConfig.from_dict(info.config)
+    config.time_budget = None  # a resumed run trains the epochs its config.json names
     done = backup_epoch(run_dir)
     if extra_epochs < 0:
         raise WorkbenchError("Extra epochs cannot be negative.")
@@ -345,7 +400,9 @@ def _explain(exc: BaseException) -> str:
     return f"Training failed: {type(exc).__name__}: {exc}"
 
 
-def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_from: int = 0) -> RunResult:
+def _run(
+    config, dataset, run_dir, reporter, cancel, started, command, resume_from=0, clock=time.perf_counter, choices=()
+) -> RunResult:
     import keras
 
     if resume_from == 0:
@@ -375,7 +432,8 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
             model, config, dataset.num_classes, train_ds, val_ds, optimizer
         )
     else:
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        train_ds, val_ds, loss = smoothed_labels(config, dataset.num_classes, train_ds, val_ds)
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     rows = [r for r in runs.read_history(run_dir) if r.get("epoch", 0) <= resume_from] if resume_from else []
     history = runs.HistoryWriter(run_dir, rows)
     best_so_far = None
@@ -389,8 +447,13 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
             model.load_weights(run_dir / BEST_WEIGHTS)
             weights = [w.copy() for w in model.get_weights()]
         best_so_far = (best_val, best_epoch, weights)
-    records, best, nan, callbacks = _make_callbacks(
-        config, reporter, cancel, run_dir, history, steps, best_so_far, model
+    budget = None
+    if config.time_budget and not resume_from:
+        # Testing costs about a third of a training pass over the test images; saving a second or two.
+        share = len(dataset.test) / max(1, len(dataset.train))
+        budget = (config.time_budget, started, clock, lambda epoch: epoch * share / 3 + 0.02 * config.time_budget)
+    records, best, nan, budget, callbacks = _make_callbacks(
+        config, reporter, cancel, run_dir, history, steps, best_so_far, model, budget, resume_from
     )
     reporter.on_start(
         {
@@ -412,16 +475,21 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
     )
     fit_model.fit(
         train_ds,
-        epochs=config.epochs,
+        epochs=MAX_BUDGET_EPOCHS if budget is not None else config.epochs,
         initial_epoch=resume_from,  # the backup's epoch count; AtomicBackup loads its weights
         steps_per_epoch=steps,
         validation_data=val_ds,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles; this silences Keras' warning
         verbose=0,
+        class_weight=class_weights(config, dataset),
     )
     if nan.stopped:
         raise WorkbenchError(nan_message(config, nan))
+    if budget is not None and budget.too_short is not None:
+        raise WorkbenchError(budget_message(config, budget.too_short, steps))
+    if budget is not None:  # continuing the run later trains from the epochs it did
+        atomic.write_json(run_dir / "config.json", {**config.to_dict(), "epochs": max(1, records.epochs_done)})
     state = "stopped" if cancel.cancelled else "finished"
     if state == "stopped":
         reporter.on_message(f"Stopped after {records.epochs_done} complete epoch(s); keeping the best model so far.")
@@ -434,6 +502,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         architecture={"name": spec.name, "title": spec.title, "params": int(model.count_params())},
         hyperparameters=config.to_dict(),
         command=command,
+        auto=[c.to_dict() for c in choices] or None,
     )
     atomic.write_with(run_dir / "last.keras", model.save)
     cards.write_card(run_dir / "last.keras", cards.make_card(**card_common, metrics={"epochs": records.epochs_done}))

@@ -41,6 +41,30 @@ def build_bn_gap_cnn(request: BuildRequest) -> keras.Model:
 
 
 # ---------------------------------------------------------------------------------------------
+# Auto CNN
+# ---------------------------------------------------------------------------------------------
+
+
+def build_auto_cnn(request: BuildRequest) -> keras.Model:
+    """``blocks`` x (Conv3x3-BN-ReLU, Conv3x3-BN-ReLU, MaxPool 2x2), filters doubling, GAP, dropout.
+
+    The network core/auto.py scales to the data (blocks from the image size, filters from the
+    number of images). 3 blocks of 32-64-128 filters: about 288,000 parameters.
+    """
+    o = request.options
+    inputs = pixels_input(request)
+    x = rescaled(inputs)
+    for block in range(1, o["blocks"] + 1):
+        filters = o["filters"] * 2 ** (block - 1)
+        for i in (1, 2):
+            x = conv_bn_relu(x, filters, 3, f"block{block}_conv{i}", weight_decay=o["weight_decay"])
+        x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="features")(x)
+    x = maybe_dropout(x, o["dropout"], "dropout")
+    return classifier(inputs, x, request)
+
+
+# ---------------------------------------------------------------------------------------------
 # GoogLeNet
 # ---------------------------------------------------------------------------------------------
 
