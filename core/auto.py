@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 from core.config import TrainConfig
+from core.models.registry import ModelSpec
 from core.values import format_duration
 
 AUTO = "auto"  # the model name and the recipe name that ask for this module
@@ -26,6 +27,19 @@ TRANSFER_MODEL = "mobilenetv2"  # the ImageNet backbone offered when there are v
 FEW_IMAGES_PER_CLASS = 30  # below this, transfer learning is likely better than training from scratch
 UNBALANCED_RATIO = 1.5  # largest class / smallest class above this gets class weights
 AUTO_PATIENCE = 10  # epochs without a better best epoch before auto's early stopping ends a run
+
+#: "auto" as the model lists show it (first, and the default): it is not a network of the zoo.
+AUTO_SPEC = ModelSpec(
+    name=AUTO,
+    title="Auto (chosen for your data)",
+    description="A network chosen and sized from your images (size, colour, images per class) when "
+    "training starts: the Auto CNN, a small VGG-style network with batch norm. The reasons are shown here "
+    "and in the log and saved in the model card.",
+    origin="core/auto.py",
+    family="auto",
+    min_size=2,
+    options={},
+)
 
 
 @dataclass(frozen=True)
@@ -74,9 +88,14 @@ class Facts:
 
 def measure(dataset) -> Facts:
     """Image size and channels, training images per class and their balance."""
-    h, w, c = (int(v) for v in dataset.image_shape)
-    per_class = tuple(int(n) for n in dataset.train.counts(dataset.num_classes))
-    return Facts(h, w, c, int(dataset.num_classes), int(len(dataset.train)), per_class)
+    return facts_from_counts(dataset.image_shape, dataset.train.counts(dataset.num_classes))
+
+
+def facts_from_counts(image_shape, train_counts) -> Facts:
+    """:class:`Facts` from an image shape and the training images per class (a preview has both)."""
+    h, w, c = (int(v) for v in image_shape)
+    per_class = tuple(int(n) for n in train_counts)
+    return Facts(h, w, c, len(per_class), sum(per_class), per_class)
 
 
 def wants_auto(config: TrainConfig) -> bool:
@@ -246,9 +265,13 @@ def resolve(config: TrainConfig, dataset) -> tuple[TrainConfig, list[Choice]]:
     A config that asks for neither comes back unchanged with no choices. The caller's config is
     not changed.
     """
+    return resolve_facts(config, measure(dataset))
+
+
+def resolve_facts(config: TrainConfig, facts: Facts) -> tuple[TrainConfig, list[Choice]]:
+    """:func:`resolve` from what was measured (the Train tab resolves on its preview's counts)."""
     if not wants_auto(config):
         return config, []
-    facts = measure(dataset)
     resolved = dataclasses.replace(config, model_options=dict(config.model_options))
     choices: list[Choice] = []
     if config.model == AUTO:
