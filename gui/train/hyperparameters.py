@@ -275,16 +275,16 @@ class HyperParameterForm(QWidget):
         self._update_enabled()
 
     def _update_enabled(self) -> None:
-        self._opt.set_row_enabled("momentum", self._opt.values()["optimizer"] == "sgd")
+        manual = self._recipe.values()["recipe"] != "auto"  # auto chooses AUTO_FIELDS itself
+        for name in AUTO_FIELDS:
+            self._form_of(name).set_row_enabled(name, manual)
+        self._opt.set_row_enabled("momentum", manual and self._opt.values()["optimizer"] == "sgd")
         schedule = self._sched.values()["schedule"]
         for name in ("step_epochs", "step_factor"):
-            self._sched.set_row_enabled(name, schedule == "step")
-        self._sched.set_row_enabled("plateau_patience", schedule == "plateau")
-        self._stop.set_row_enabled("patience", bool(self._stop.values()["early_stopping"]))
+            self._sched.set_row_enabled(name, manual and schedule == "step")
+        self._sched.set_row_enabled("plateau_patience", manual and schedule == "plateau")
+        self._stop.set_row_enabled("patience", manual and bool(self._stop.values()["early_stopping"]))
         self._size.set_row_enabled("epochs", not self._recipe.values()["time_budget"])
-        if self._recipe.values()["recipe"] == "auto":
-            for name in AUTO_FIELDS:
-                self._form_of(name).set_row_enabled(name, False)
 
     def show_reasons(self, choices) -> None:
         """Auto's choices and why (core.auto.Choice; None: not known until the dataset is previewed)."""

@@ -227,3 +227,36 @@ def test_bad_time_budgets_on_the_command_line_are_one_sentence(capsys, args, say
     assert run_cli(["train", *args]) == 2
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"recipe": "magic"}, "the recipe must be one of manual, auto"),
+        ({"time_budget": 0}, "the time budget must be a time above zero"),
+        ({"time_budget": float("inf")}, "the time budget must be a time above zero"),
+        ({"time_budget": "2m"}, "the time budget must be a time above zero"),
+        ({"label_smoothing": 1.0}, "the label smoothing must be at least 0 and below 1"),
+    ],
+)
+def test_bad_auto_settings_are_refused_with_a_sentence(fields, says):
+    with pytest.raises(WorkbenchError, match=says):
+        TrainConfig(**fields).validate()
+
+
+def test_a_folder_of_mixed_sizes_resolves_to_a_model_that_takes_its_images(tmp_path):
+    from PIL import Image
+
+    from core.datasets import load_dataset
+
+    rng = np.random.default_rng(0)
+    sizes = [(20, 30), (64, 48), (28, 28), (100, 12)]
+    for k in ("a", "b"):
+        (tmp_path / k).mkdir()
+        for i in range(8):
+            w, h = sizes[i % len(sizes)]
+            Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(tmp_path / k / f"{i}.png")
+    ds = load_dataset(str(tmp_path))
+    resolved, choices = auto.resolve(AUTO, ds)
+    check_input(resolved.model, ds.image_shape, resolved.model_options)
+    assert f"{ds.image_shape[0]}x{ds.image_shape[1]} images" in choices[0].why
