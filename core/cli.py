@@ -137,7 +137,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         step_epochs=args.step_epochs,
         step_factor=args.step_factor,
         batch_size=args.batch_size,
-        epochs=TrainConfig.epochs if args.epochs is None else args.epochs,
+        epochs=getattr(args, "epochs", TrainConfig.epochs),
         validation_split=args.validation_split,
         test_split=args.test_split,
         augment_flip=args.flip,
@@ -182,16 +182,17 @@ def _recipe_and_budget(args: argparse.Namespace) -> dict:
     from core import auto
     from core.values import parse_duration
 
-    recipe = args.recipe or (auto.AUTO if args.model == auto.AUTO else "manual")
-    if args.time_budget is not None and args.epochs is not None:
+    recipe = getattr(args, "recipe", None) or (auto.AUTO if args.model == auto.AUTO else "manual")
+    given, epochs = getattr(args, "time_budget", None), getattr(args, "epochs", None)
+    if given is not None and epochs is not None:
         raise WorkbenchError("Give either --epochs or --time-budget, not both: a time budget replaces epochs.")
     budget = None
-    if args.time_budget is not None:
+    if given is not None:
         try:
-            budget = parse_duration(args.time_budget)
+            budget = parse_duration(given)
         except ValueError as exc:
-            raise WorkbenchError(f"--time-budget must be {exc}; got {args.time_budget!r}.") from None
-    elif recipe == auto.AUTO and args.epochs is None:
+            raise WorkbenchError(f"--time-budget must be {exc}; got {given!r}.") from None
+    elif recipe == auto.AUTO and epochs is None:
         budget = auto.DEFAULT_TIME_BUDGET
     return {"recipe": recipe, "time_budget": budget}
 
@@ -645,7 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--recipe",
         choices=RECIPES,
-        default=None,
+        default=argparse.SUPPRESS,  # absent: decided by --model (the help says how)
         help="auto: optimizer, schedule, batch size, augmentation, label smoothing, early stopping and class "
         "weights chosen from the data (the flags for them are then not used); manual: the flags. "
         "Default: auto with --model auto, manual with a zoo model",
@@ -653,11 +654,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--time-budget",
         metavar="TIME",
-        default=None,
+        default=argparse.SUPPRESS,
         help="train for this long instead of a number of epochs, e.g. 2m, 90s, 1h "
         "(default: 2m with the auto recipe, unless --epochs is given)",
     )
-    t.add_argument("--epochs", type=int, default=None, help=f"epochs to train (default {d.epochs})")
+    t.add_argument("--epochs", type=int, default=argparse.SUPPRESS, help=f"epochs to train (default: {d.epochs})")
     t.add_argument("--batch-size", type=int, default=d.batch_size)
     t.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
     t.add_argument("--lr", type=float, default=d.learning_rate, help="learning rate")
