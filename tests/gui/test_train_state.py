@@ -248,3 +248,15 @@ def test_auto_says_what_it_would_choose_once_the_dataset_is_previewed():
     assert state.transfer_advice() is None
     state.update(model="simple-cnn-2", recipe="manual")
     assert state.auto_choices() == [] and state.model_to_build() == ("simple-cnn-2", {})
+
+
+def test_the_card_viewer_shows_autos_choices():
+    from gui.dialogs import card_html
+
+    card = {
+        "class_names": ["a", "b"],
+        "input_shape": [28, 28, 1],
+        "auto": [{"what": "Model", "value": "Auto CNN, 3 blocks", "why": "Small images train fast."}],
+    }
+    text = card_html(card, Path("model.keras"))
+    assert "Auto: Model" in text and "Auto CNN, 3 blocks. Small images train fast." in text
