@@ -147,6 +147,7 @@ def run_svm(folder: Path) -> float:
 
 
 def main() -> None:
+    from core.errors import WorkbenchError
     from core.values import format_duration, parse_duration
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -167,7 +168,13 @@ def main() -> None:
     for name in names:
         folder = DATASETS[name](base / "data" / name)
         workspace = base / "workspace"
-        acc, seconds, epochs, model = run_workbench(folder, workspace, model="auto", recipe="auto", time_budget=budget)
+        try:
+            acc, seconds, epochs, model = run_workbench(
+                folder, workspace, model="auto", recipe="auto", time_budget=budget
+            )
+        except WorkbenchError as exc:  # e.g. a budget shorter than one epoch: a row that says so
+            print(f"{name}: auto failed: {exc}", flush=True)
+            acc, seconds, epochs, model = 0.0, float("nan"), 0, "failed"
         print(f"{name}: auto ({model}) {acc:.4f} in {seconds:.1f} s, {epochs} epochs", flush=True)
         default = None
         if not args.skip_default:

@@ -407,7 +407,10 @@ class TimeBudget(keras.callbacks.Callback):
             self.first_batch_ended = self.clock()
         if self.epoch != self.initial_epoch or self.elapsed() <= self.budget or batch + 1 >= self.steps:
             return
-        self.too_short = (self.clock() - self.epoch_started) / (batch + 1) * self.steps
+        # The first batch also compiles the step (once); the batches after it give the pace.
+        first = self.first_batch_ended - self.epoch_started
+        pace = (self.clock() - self.first_batch_ended) / batch if batch else first
+        self.too_short = first + pace * (self.steps - 1)
         self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
