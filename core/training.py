@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import atomic, auto, cards, evaluation, models, runs
+from core import atomic, auto, cards, evaluation, models, recipes, runs
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
 from core.config import TrainConfig, drop_folder_settings, load_config_dataset
 from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
@@ -139,42 +139,6 @@ def step_decay(config: TrainConfig, epoch: int) -> float:
 
 
 log = logging.getLogger(__name__)
-
-
-MAX_BUDGET_EPOCHS = 100_000  # a time-budget run's epochs are ended by core.callbacks.TimeBudget
-
-
-def smoothed_labels(config: TrainConfig, num_classes: int, train_ds, val_ds):
-    """Pipelines and loss for ``config.label_smoothing``: one-hot targets when smoothing, else as they are."""
-    if not config.label_smoothing:
-        return train_ds, val_ds, "sparse_categorical_crossentropy"
-    import keras
-    import tensorflow as tf
-
-    one_hot = _no_autograph(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), num_classes)))
-    train_ds = train_ds.map(one_hot)
-    val_ds = val_ds.map(one_hot) if val_ds is not None else None
-    return train_ds, val_ds, keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-
-
-def class_weights(config: TrainConfig, dataset) -> dict[int, float] | None:
-    """Per-class loss weights (inverse of each class's share of the training images), or None."""
-    if not config.class_weights or config.center_loss_weight > 0:
-        return None
-    counts = dataset.train.counts(dataset.num_classes)
-    total, present = sum(counts), sum(1 for n in counts if n)
-    return {i: (total / (present * n) if n else 0.0) for i, n in enumerate(counts)}
-
-
-def budget_message(config: TrainConfig, epoch_seconds: float, steps: int) -> str:
-    from core.values import format_duration
-
-    return (
-        f"The time budget of {format_duration(config.time_budget)} is shorter than one epoch, which takes about "
-        f"{format_duration(epoch_seconds)} here ({steps} batches of {config.batch_size}). Give a budget of at "
-        f"least {format_duration(max(epoch_seconds * 3, epoch_seconds + 10))}, train on fewer images (limit), "
-        "or train for a number of epochs instead."
-    )
 
 
 def nan_message(config: TrainConfig, nan) -> str:
@@ -432,7 +396,7 @@ def _run(
             model, config, dataset.num_classes, train_ds, val_ds, optimizer
         )
     else:
-        train_ds, val_ds, loss = smoothed_labels(config, dataset.num_classes, train_ds, val_ds)
+        train_ds, val_ds, loss = recipes.smoothed_labels(config, dataset.num_classes, train_ds, val_ds)
         model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     rows = [r for r in runs.read_history(run_dir) if r.get("epoch", 0) <= resume_from] if resume_from else []
     history = runs.HistoryWriter(run_dir, rows)
@@ -447,11 +411,7 @@ def _run(
             model.load_weights(run_dir / BEST_WEIGHTS)
             weights = [w.copy() for w in model.get_weights()]
         best_so_far = (best_val, best_epoch, weights)
-    budget = None
-    if config.time_budget and not resume_from:
-        # Testing costs about a third of a training pass over the test images; saving a second or two.
-        share = len(dataset.test) / max(1, len(dataset.train))
-        budget = (config.time_budget, started, clock, lambda epoch: epoch * share / 3 + 0.02 * config.time_budget)
+    budget = recipes.budget_plan(config, dataset, started, clock) if not resume_from else None
     records, best, nan, budget, callbacks = _make_callbacks(
         config, reporter, cancel, run_dir, history, steps, best_so_far, model, budget, resume_from
     )
@@ -475,19 +435,19 @@ def _run(
     )
     fit_model.fit(
         train_ds,
-        epochs=MAX_BUDGET_EPOCHS if budget is not None else config.epochs,
+        epochs=recipes.MAX_BUDGET_EPOCHS if budget is not None else config.epochs,
         initial_epoch=resume_from,  # the backup's epoch count; AtomicBackup loads its weights
         steps_per_epoch=steps,
         validation_data=val_ds,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles; this silences Keras' warning
         verbose=0,
-        class_weight=class_weights(config, dataset),
+        class_weight=recipes.class_weights(config, dataset),
     )
     if nan.stopped:
         raise WorkbenchError(nan_message(config, nan))
     if budget is not None and budget.too_short is not None:
-        raise WorkbenchError(budget_message(config, budget.too_short, steps))
+        raise WorkbenchError(recipes.budget_message(config, budget.too_short, steps))
     if budget is not None:  # continuing the run later trains from the epochs it did
         atomic.write_json(run_dir / "config.json", {**config.to_dict(), "epochs": max(1, records.epochs_done)})
     state = "stopped" if cancel.cancelled else "finished"
