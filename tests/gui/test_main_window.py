@@ -66,6 +66,10 @@ def test_defaults_are_auto_for_two_minutes_first_in_the_model_list(make_window):
     assert tab.current_config().time_budget is None and hyper.widget("epochs").isEnabled()
     hyper.widget("recipe").setCurrentIndex(1)
     assert tab.current_config().recipe == "manual" and hyper.widget("learning_rate").isEnabled()
+    tab.use_transfer_learning()  # the Auto panel's button, offered when classes are very small
+    config = tab.current_config()
+    assert (config.model, config.pretrained, config.recipe) == ("mobilenetv2", True, "auto")
+    assert tab.model_page.current() == "mobilenetv2" and tab.model_page.pretrained()
 
 
 def test_about_names_the_versions_and_the_guide_renders(make_window):
