@@ -394,6 +394,7 @@ class TimeBudget(keras.callbacks.Callback):
         self.epoch = initial_epoch
         self.planned_epochs: int | None = None
         self.too_short: float | None = None
+        self.durations: list[float] = []
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -420,6 +421,10 @@ class TimeBudget(keras.callbacks.Callback):
         if epoch == self.initial_epoch and self.steps > 1:
             # The first batch also builds and compiles the model's step (seconds, once): leave it out.
             seconds = max(1e-9, (self.clock() - self.first_batch_ended) * self.steps / (self.steps - 1))
+        # Plan with the slower of the last two epochs and 10% to spare: an epoch a little slower than
+        # the last would otherwise not fit, and training would stop before the decay has ended.
+        self.durations.append(seconds)
+        seconds = 1.1 * max(self.durations[-2:])
         left = self.budget - self.elapsed() - self.reserve(seconds)
         more = max(0, int(left // seconds))
         self.planned_epochs = epoch + 1 + more
