@@ -366,8 +366,10 @@ class TimeBudget(keras.callbacks.Callback):
     Each whole epoch is timed; after it, the epochs that still fit in what is left of the budget
     (less ``reserve(epoch_seconds)``, the time testing and saving will take) are counted, and
     :class:`WarmupCosine`'s decay (``schedule``) is set to end with the last of them. When the
-    budget runs out inside the first epoch, training stops there and
-    ``too_short`` holds the time one epoch would take (estimated from its batches so far).
+    budget runs out inside the first epoch and one epoch alone takes longer than the budget,
+    training stops there and ``too_short`` holds the time one epoch would take (estimated from its
+    batches so far); when the epoch would fit but loading and preparing (``setup``) took the rest,
+    the first epoch is finished (over budget, ``over`` is True) so the run still has a model.
     ``clock`` is a function returning seconds, so tests can count epochs against a fake clock.
     """
 
@@ -394,7 +396,13 @@ class TimeBudget(keras.callbacks.Callback):
         self.epoch = initial_epoch
         self.planned_epochs: int | None = None
         self.too_short: float | None = None
+        self.over = False
         self.durations: list[float] = []
+
+    @property
+    def setup(self) -> float:
+        """Seconds from the start of the run to its first epoch (loading the data, building the model)."""
+        return self.epoch_started - self.started if self.epoch == self.initial_epoch else 0.0
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -408,10 +416,16 @@ class TimeBudget(keras.callbacks.Callback):
             self.first_batch_ended = self.clock()
         if self.epoch != self.initial_epoch or self.elapsed() <= self.budget or batch + 1 >= self.steps:
             return
+        if self.over:
+            return
         # The first batch also compiles the step (once); the batches after it give the pace.
         first = self.first_batch_ended - self.epoch_started
         pace = (self.clock() - self.first_batch_ended) / batch if batch else first
-        self.too_short = first + pace * (self.steps - 1)
+        estimate = first + pace * (self.steps - 1)
+        if estimate <= self.budget:
+            self.over = True  # loading and preparing took the budget: finish this one epoch
+            return
+        self.too_short = estimate
         self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):

@@ -53,3 +53,12 @@ def budget_message(config: TrainConfig, epoch_seconds: float, steps: int) -> str
         f"least {format_duration(max(epoch_seconds * 3, epoch_seconds + 10))}, train on fewer images (limit), "
         "or train for a number of epochs instead."
     )
+
+
+def over_budget_message(config: TrainConfig, setup_seconds: float) -> str:
+    """What a run says when loading and preparing left too little of its budget for one epoch."""
+    return (
+        f"This run took longer than its time budget of {format_duration(config.time_budget)}: loading the images "
+        f"and preparing took {format_duration(setup_seconds)}, so only one epoch was trained (the machine may "
+        "be busy). Give a longer budget for a better model."
+    )

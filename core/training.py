@@ -448,6 +448,8 @@ def _run(
         raise WorkbenchError(nan_message(config, nan))
     if budget is not None and budget.too_short is not None:
         raise WorkbenchError(recipes.budget_message(config, budget.too_short, steps))
+    if budget is not None and budget.over:
+        reporter.on_message(recipes.over_budget_message(config, budget.setup))
     if budget is not None:  # continuing the run later trains from the epochs it did
         atomic.write_json(run_dir / "config.json", {**config.to_dict(), "epochs": max(1, records.epochs_done)})
     state = "stopped" if cancel.cancelled else "finished"

@@ -260,3 +260,20 @@ def test_a_folder_of_mixed_sizes_resolves_to_a_model_that_takes_its_images(tmp_p
     resolved, choices = auto.resolve(AUTO, ds)
     check_input(resolved.model, ds.image_shape, resolved.model_options)
     assert f"{ds.image_shape[0]}x{ds.image_shape[1]} images" in choices[0].why
+
+
+def test_when_loading_took_the_budget_the_first_epoch_still_finishes_and_says_so(tmp_path):
+    """A budget longer than one epoch, but eaten by loading and preparing: one epoch, a model, a sentence."""
+    ds = dataset(per_class=(40, 40, 40))  # 4 batches an epoch
+
+    class SlowStart(FakeClock):
+        def on_message(self, text):
+            super().on_message(text)
+            if text.startswith("Building"):
+                self.now += 25  # building the model (and, in life, loading the images) took 25 s
+
+    clock = SlowStart(per_batch=2.0)  # an epoch takes 8 fake seconds, the budget 30
+    config = TrainConfig(dataset="tiny", model="auto", recipe="auto", time_budget=30, tensorboard=False)
+    result = train(config, clock, workspace=tmp_path, dataset=ds, clock=clock)
+    assert result.state == "finished" and result.epochs_done == 1 and result.model_path.exists()
+    assert any("loading the images and preparing took 25 s" in m for m in clock.messages)
