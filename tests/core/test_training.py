@@ -251,11 +251,12 @@ def test_an_improving_epoch_writes_its_weights_once_and_the_backup_is_a_copy(tin
     monkeypatch.setattr(atomic, "write_with", counting_write_with)
     result = train(config(epochs=3), workspace=tmp_path, dataset=tiny_dataset)
     run = result.run_dir
-    improved = []  # the epochs that beat every earlier one, as core decides
-    best = -np.inf
+    improved = []  # the epochs that beat every earlier one, as core decides (a tie: the lower loss)
+    best = (-np.inf, -np.inf)
     for row in runs.read_history(run):
-        if row["val_accuracy"] > best:
-            best = row["val_accuracy"]
+        score = (row["val_accuracy"], -row["val_loss"])
+        if score > best:
+            best = score
             improved.append(int(row["epoch"]))
     assert improved and result.best_epoch == improved[-1]
     # Weights files serialised: one per epoch (best or backup), not two for an improving epoch.
