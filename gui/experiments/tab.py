@@ -330,12 +330,17 @@ class ExperimentsTab(QWidget):
     def _study_failed(self, failure: TaskFailure) -> None:
         self.state.phase = Phase.IDLE
         self._poll_timer.stop()
-        self._show_message(failure.message)
         log.warning("A study failed: %s\n%s", failure.message, failure.detail)
+        shown = self.state.shown
+        if shown is not None and shown.name not in self.state.existing and isinstance(failure.error, StudyError):
+            self.state.shown, self.state.rows = None, []  # refused before it was made: nothing to show
         self.refresh_studies()
         self._refresh_setup()
+        self._show_message(failure.message)
         if self.state.shown is not None:
             self._read_now(final=True)
+        else:
+            self.study_ended.emit()
 
     # ==========================================================================================
     # Reading the shown study

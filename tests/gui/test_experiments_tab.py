@@ -118,9 +118,9 @@ def test_bad_input_is_a_sentence_in_the_view_and_starts_nothing(tab, qtbot, tmp_
     tab.state.storage = f"sqlite:///{tmp_path}/missing/folder/study.db"
     tab._refresh_setup()
     assert tab.setup.start_button.isEnabled()
-    with qtbot.waitSignal(tab.study_ended, timeout=60_000, raising=False):
+    with qtbot.waitSignal(tab.study_ended, timeout=60_000):
         assert tab.start_study()
-    qtbot.waitUntil(lambda: not tab.running, timeout=60_000)
+    assert not tab.running and tab.state.shown is None
     assert "cannot be reached" in tab.message.text() and tab.message.isVisible()
 
 
