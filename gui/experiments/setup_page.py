@@ -106,8 +106,7 @@ class SetupPanel(QWidget):
         self.add_button = QPushButton("Add")
         self.add_button.setToolTip("Add this factor (or replace its values).")
         self.add_button.clicked.connect(self._add)
-        pick.addWidget(self.key_box, 2)
-        pick.addWidget(self.values_edit, 3)
+        pick.addWidget(self.values_edit, 1)
         pick.addWidget(self.add_button)
         self.factor_table = QTableWidget(0, 2)
         self.factor_table.setHorizontalHeaderLabels(["Factor", "Values"])
@@ -122,6 +121,7 @@ class SetupPanel(QWidget):
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Remove the selected factor.")
         self.remove_button.clicked.connect(self._remove)
+        fl.addWidget(self.key_box)
         fl.addLayout(pick)
         fl.addWidget(self.factor_table)
         fl.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignRight)
@@ -192,9 +192,13 @@ class SetupPanel(QWidget):
         self.start_button = QPushButton("Start study")
         self.start_button.setToolTip("Run the trials in worker processes; the table and plots fill as they finish.")
         self.start_button.clicked.connect(self.start)
-        layout.addWidget(self.preview_label)
-        layout.addWidget(self.start_button)
         layout.addStretch(1)
+        # Below the scrolling form, always in sight: how many trials, or why not, and Start.
+        self.footer = QWidget()
+        foot = QVBoxLayout(self.footer)
+        foot.setContentsMargins(0, 4, 4, 0)
+        foot.addWidget(self.preview_label)
+        foot.addWidget(self.start_button)
 
     # -- input ------------------------------------------------------------------------------------------
     def _emit(self, key: str, value) -> None:

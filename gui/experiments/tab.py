@@ -102,6 +102,11 @@ class ExperimentsTab(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(360)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(scroll, 1)
+        ll.addWidget(self.setup.footer)
 
         self.study_box = QComboBox()
         self.study_box.setMinimumWidth(220)
@@ -191,7 +196,7 @@ class ExperimentsTab(QWidget):
         rl.addWidget(self.right_split, 1)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
@@ -384,6 +389,8 @@ class ExperimentsTab(QWidget):
         if self.state.shown is None or reading.plan.name != self.state.shown.name:
             return
         self.state.shown_folder = reading.folder
+        if reading.plan.name not in self.state.existing and not self.list_task.running:
+            self.refresh_studies()  # a new study: list it
         self.state.set_rows(reading.rows)
         if reading.importance is not None:
             self.state.importance = reading.importance

@@ -18,7 +18,7 @@ from gui.widgets.run_format import format_duration, format_percent, setting_labe
 SortRole = Qt.ItemDataRole.UserRole + 1
 CurveRole = Qt.ItemDataRole.UserRole + 2
 NumberRole = Qt.ItemDataRole.UserRole + 3  # the trial number
-CURVE = "val. accuracy by epoch"
+CURVE = "val. curve"
 #: A trial's state as the Runs tab colours a run's (complete = finished, pruned = stopped ...).
 STATE_AS_RUN = {"complete": "finished", "pruned": "stopped", "failed": "failed", "running": "running"}
 STATE_TIPS = {
@@ -124,6 +124,8 @@ class TrialsModel(QAbstractTableModel):
                 return f"Trial {r.number} failed: {r.error}"
             if column == "state":
                 return STATE_TIPS.get(r.state, r.state)
+            if column in self.factors and column in r.params:
+                return f"{column} = {value_text(r.params[column])}"
             if r.run_dir:
                 return f"Run folder: {r.run_dir}\nDouble-click to open the run in the Gallery."
         if role == Qt.ItemDataRole.TextAlignmentRole and column in ("trial", "best val", "test acc", "time"):
@@ -187,6 +189,7 @@ class TrialsView(QTableView):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.horizontalHeader().setStretchLastSection(True)
         self.sparklines = SparklineDelegate(self)
+        self._states: set[str] = set()
         self.setToolTip(
             "The study's trials. Click a column to sort; select trials (Ctrl/Shift+click) to overlay their curves "
             "below; double-click one to open its run in the Gallery."
@@ -201,8 +204,13 @@ class TrialsView(QTableView):
         if reset:
             for c, column in enumerate(self.model_.columns):
                 self.setItemDelegateForColumn(c, self.sparklines if column == CURVE else None)
+        if reset or self._states != {r.state for r in rows}:
+            self._states = {r.state for r in rows}
             self.resizeColumnsToContents()
-            self.setColumnWidth(self.model_.columns.index(CURVE), 110)
+            for c, column in enumerate(self.model_.columns):
+                if column in factors:
+                    self.setColumnWidth(c, min(self.columnWidth(c), 170))
+            self.setColumnWidth(self.model_.columns.index(CURVE), 90)
         if selected and selected != self.selected():
             self.select(selected)
 

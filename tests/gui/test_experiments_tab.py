@@ -147,3 +147,39 @@ def test_sweep_these_settings_carries_the_train_tab_settings_over(make_window, q
     assert "From the Train tab" in experiments.setup.baseline_label.text()
     keys = [experiments.setup.key_box.itemData(i) for i in range(experiments.setup.key_box.count())]
     assert "batch_size" in keys and "dropout" in keys  # settings and lenet-5's own options
+
+
+def test_stop_keeps_the_study_and_continue_finishes_it(tab, qtbot):
+    from core import runs
+
+    base = tiny_baseline()
+    base["epochs"] = 20  # long enough to be stopped mid-trial (each epoch is two batches)
+    tab.set_baseline(base, "the test")
+    tab.state.add_factor("batch_size", "50")
+    tab.state.design, tab.state.name = "grid", "halted"
+    tab._refresh_setup()
+    assert tab.start_study()
+    qtbot.waitUntil(lambda: any(r.state == "running" and len(r.curve) >= 1 for r in tab.state.rows), timeout=120_000)
+    stopped_dir = next(r.run_dir for r in tab.state.rows if r.state == "running")
+    with qtbot.waitSignal(tab.study_ended, timeout=120_000):
+        tab.stop_button.click()
+        assert not tab.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not tab.running, timeout=30_000)
+    # the trial went back to the queue; its run was stopped within a batch, not finished
+    assert [r.state for r in tab.state.visible_rows()] == ["waiting"]
+    info = runs.read_run(stopped_dir)
+    assert info.state == "stopped" and info.epochs_done < 20
+    qtbot.waitUntil(lambda: tab.study_box.findData("halted") >= 0, timeout=20_000)
+    assert tab.continue_button.isEnabled()
+
+    # as after closing the app: show the listed study, then continue it
+    tab.state.shown = None
+    with qtbot.waitSignal(tab.study_read, timeout=30_000):
+        tab.show_study("halted")
+    assert tab.state.shown.name == "halted" and tab.continue_button.isEnabled()
+    tab.state.set_field("epochs", 1)  # the setup changes; the study keeps its own plan
+    with qtbot.waitSignal(tab.study_ended, timeout=240_000):
+        assert tab.continue_study()
+    qtbot.waitUntil(lambda: not tab.running, timeout=30_000)
+    assert [r.state for r in tab.state.visible_rows()] == ["complete"]
+    assert not tab.continue_button.isEnabled()
