@@ -342,9 +342,25 @@ class MainWindow(QMainWindow):
         )
         return answer == QMessageBox.StandardButton.Yes
 
+    def confirm_stop_study_on_close(self) -> bool:
+        """Ask whether to stop the running study and quit (tests replace this)."""
+        answer = QMessageBox.question(
+            self,
+            "Stop the study and quit?",
+            "A study is running. Stop it and quit? Its running trials stop within a batch and wait in the "
+            "study's queue: pick the study in the Experiments tab next time and press Continue.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.train_tab.running and not self._closing:
             if not self.confirm_stop_on_close():
+                event.ignore()
+                return
+        if self._experiments_tab is not None and self._experiments_tab.running and not self._closing:
+            if not self.confirm_stop_study_on_close():
                 event.ignore()
                 return
         if self.jobs.busy:

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     app = create_application([sys.argv[0]])
     window = MainWindow(AppSettings())
     window.confirm_stop_on_close = lambda: True
+    window.confirm_stop_study_on_close = lambda: True
     tab = window.experiments_tab
     for i in range(window.tabs.count()):
         if window.tabs.widget(i) is not window._experiments_slot:
@@ -73,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(50):
         app.processEvents()
         time.sleep(0.02)
+    window.grab().save(str(Path(tmp) / "experiments-curves-1280.png"))
+    tab.bottom.setCurrentIndex(0)
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.02)
     window.grab().save(str(out / "experiments-tab.png"))
     print(f"during: {tab.summary.text()}", flush=True)
     _wait(app, lambda: not tab.running)
@@ -89,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
         time.sleep(0.02)
     window.grab().save(str(Path(tmp) / "experiments-plots-1600.png"))
-    print(f"plots after the study: {Path(tmp) / 'experiments-plots-1600.png'}")
+    print(f"also: {tmp}/experiments-plots-1600.png, {tmp}/experiments-curves-1280.png")
     print(tab.summary.text())
     print("baseline: " + tab.state.baseline_text())
     md = tab.export_table("md", Path(tmp) / f"{args.plan}.md")

@@ -55,7 +55,8 @@ class StudyPlots(QWidget):
         self.best_line = pg.PlotDataItem(pen=pg.mkPen(TAB10[3], width=2), stepMode=None)
         self.objective_plot.addItem(self.points)
         self.objective_plot.addItem(self.best_line)
-        self.objective_legend = self.objective_plot.addLegend(offset=(-4, 4), labelTextColor=self.fg)
+        self.objective_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.objective_legend = self.objective_plot.addLegend(offset=(-4, -4), labelTextColor=self.fg)
         self.objective_legend.addItem(self.points, "completed trial")
         self.objective_legend.addItem(self.best_line, "best so far")
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[], brush=pg.mkBrush(TAB10[0]))
@@ -107,12 +108,13 @@ class StudyPlots(QWidget):
             axis_line = pg.PlotDataItem([i, i], [0, 1], pen=pg.mkPen(self.fg, width=1))
             add(axis_line)
             title = pg.TextItem(name, color=self.fg, anchor=(0.5, 0))
-            title.setPos(i, -0.04)
+            title.setPos(i, -0.03 if i % 2 == 0 else -0.1)  # alternate rows: long names do not overlap
             add(title)
             n = len(labels)
             for j, text in enumerate(labels):
                 y = j / (n - 1) if n > 1 else 0.5
-                label = pg.TextItem(text[:14], color=self.fg.lighter(130), anchor=(0, 0.5))
+                short = text if len(text) <= 10 else text[:9] + "…"
+                label = pg.TextItem(short, color=self.fg.lighter(130), anchor=(0, 0.5))
                 label.setPos(i + 0.03, y)
                 add(label)
         for ys, _value in lines:
@@ -122,8 +124,8 @@ class StudyPlots(QWidget):
         for item in self._parallel_items:
             self.parallel_plot.addItem(item)
         self.parallel_plot.getAxis("bottom").setTicks([[(i, "") for i in range(len(axes))]])
-        self.parallel_plot.setXRange(-0.2, len(axes) - 0.5, padding=0)
-        self.parallel_plot.setYRange(-0.12, 1.05, padding=0)
+        self.parallel_plot.setXRange(-0.45, len(axes) - 0.45, padding=0)
+        self.parallel_plot.setYRange(-0.2, 1.05, padding=0)
 
     def _draw_importance(self, state: ExperimentsState) -> None:
         values = state.importance.values

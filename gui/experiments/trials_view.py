@@ -211,6 +211,10 @@ class TrialsView(QTableView):
                 if column in factors:
                     self.setColumnWidth(c, min(self.columnWidth(c), 170))
             self.setColumnWidth(self.model_.columns.index(CURVE), 90)
+            state = self.model_.columns.index("state")
+            texts = [self.model_.data(self.model_.index(r, state)) for r in range(self.model_.rowCount())]
+            widest = max((self.fontMetrics().horizontalAdvance(t) for t in ["state", *texts]), default=0)
+            self.setColumnWidth(state, max(self.columnWidth(state), widest + 24))
         if selected and selected != self.selected():
             self.select(selected)
 
