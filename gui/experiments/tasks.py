@@ -53,10 +53,12 @@ class StudyReader:
     def read(self, name: str, storage: str | None = None) -> Reading:
         import optuna
 
-        if self._opened is None or self._opened[0] != name:
+        opened = self._opened  # forget() may run meanwhile in the GUI thread: use one snapshot
+        if opened is None or opened[0] != name:
             study, plan, backend, folder = storage_mod.load_study(name, storage, self.workspace)
-            self._opened, self._importance_key = (name, study, backend, plan, folder), None
-        _, study, backend, plan, folder = self._opened
+            opened = (name, study, backend, plan, folder)
+            self._opened, self._importance_key = opened, None
+        _, study, backend, plan, folder = opened
         study = optuna.Study(study_name=name, storage=backend)  # cheap: the storage keeps what it read
         rows = trial_rows(study)
         for r in rows:
