@@ -113,7 +113,7 @@ class StudyPlots(QWidget):
             n = len(labels)
             for j, text in enumerate(labels):
                 y = j / (n - 1) if n > 1 else 0.5
-                short = text if len(text) <= 10 else text[:9] + "…"
+                short = text if len(text) <= 9 else text[:8] + "…"
                 label = pg.TextItem(short, color=self.fg.lighter(130), anchor=(0, 0.5))
                 label.setPos(i + 0.03, y)
                 add(label)

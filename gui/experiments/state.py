@@ -209,6 +209,15 @@ class ExperimentsState:
                     "give another name, or the same settings to continue it.",
                     plan=plan,
                 )
+        if old is not None and self.shown is not None and self.shown.name == plan.name and self.rows:
+            left = [r for r in self.visible_rows() if r.state in ("waiting", "running")]
+            if not left and plan.design in ("ofat", "grid"):
+                return Preview(
+                    False,
+                    f"Study {plan.name} has run all its trials: give another name to start a new study "
+                    "(or change the factors).",
+                    plan=plan,
+                )
         planned = designs.planned_trials(plan)
         n = len(planned) if planned is not None else plan.trials
         what = DESIGN_TITLES[plan.design]

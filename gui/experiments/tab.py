@@ -82,7 +82,7 @@ class ExperimentsTab(QWidget):
         self._poll_timer.timeout.connect(self._poll)
         self._restore()
         self._refresh_setup()
-        self.refresh_studies()
+        self._listed = False  # the workspace's studies are listed when the tab is first shown
 
     # ==========================================================================================
     # Construction
@@ -166,6 +166,7 @@ class ExperimentsTab(QWidget):
         tl.setContentsMargins(0, 0, 0, 0)
         tb = QHBoxLayout()
         self.table_title = QLabel()
+        self.table_title.setWordWrap(True)  # the baseline's values can be long
         tb.addWidget(self.table_title, 1)
         tb.addWidget(self.csv_button)
         tb.addWidget(self.md_button)
@@ -496,7 +497,13 @@ class ExperimentsTab(QWidget):
     # Studies of the workspace: list, delete
 
     def refresh_studies(self) -> None:
+        self._listed = True
         self.list_task.start(tasks.list_job(self.workspace))
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._listed:
+            self.refresh_studies()
 
     def _on_listed(self, studies: list[dict]) -> None:
         self._studies = studies

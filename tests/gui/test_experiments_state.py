@@ -83,6 +83,11 @@ def test_a_name_in_use_with_another_search_space_is_refused_with_the_difference(
     refused = state.preview()
     assert not refused.ok and "already exists with a different search space" in refused.text
     assert "batch_size=32,64 in the study, batch_size=32,128 now" in refused.text
+    state.add_factor("batch_size", "32,64")
+    state.show_study(plan, None)
+    state.set_rows([row(0, value=0.5), row(1, value=0.6), row(2, value=0.4)])
+    done = state.preview()
+    assert not done.ok and "has run all its trials: give another name" in done.text
 
 
 def test_study_files_fill_the_setup_and_their_factors_read_back_the_same():
