@@ -124,7 +124,7 @@ class StudyPlots(QWidget):
         for item in self._parallel_items:
             self.parallel_plot.addItem(item)
         self.parallel_plot.getAxis("bottom").setTicks([[(i, "") for i in range(len(axes))]])
-        self.parallel_plot.setXRange(-0.45, len(axes) - 0.45, padding=0)
+        self.parallel_plot.setXRange(-0.45, len(axes) - 0.3, padding=0)  # room for the last axis's labels
         self.parallel_plot.setYRange(-0.2, 1.05, padding=0)
 
     def _draw_importance(self, state: ExperimentsState) -> None:

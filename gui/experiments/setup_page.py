@@ -275,7 +275,7 @@ class SetupPanel(QWidget):
                 self.storage.setText(state.storage)
         finally:
             self._filling = False
-        color = "#2e7d32" if preview.ok else "#c62828"
+        color = "#2e7d32" if preview.ok else "#616161" if preview.info else "#c62828"
         self.preview_label.setStyleSheet(f"color: {color};")
         self.preview_label.setText(preview.text)
         self.start_button.setEnabled(enabled["start"])

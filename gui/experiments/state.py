@@ -82,6 +82,7 @@ class Preview:
     text: str
     trials: int | None = None  # None: random/TPE with only a time budget
     plan: StudyPlan | None = None
+    info: bool = False  # a note (a study is running), not a problem
 
 
 @dataclass
@@ -192,6 +193,8 @@ class ExperimentsState:
 
     def preview(self) -> Preview:
         """Check the setup with the engine's checks: how many trials, or the sentence that says why not."""
+        if self.phase is not Phase.IDLE and self.shown is not None:
+            return Preview(False, f"Study {self.shown.name} is running: Stop it to start another.", info=True)
         try:
             plan = self.plan().check()
         except StudyError as exc:

@@ -134,6 +134,8 @@ def test_objective_series_best_so_far_and_parallel_coordinates():
     assert state.progress() == (4, 5) and state.best().number == 1
     assert "Best: trial 1" in state.summary()
     state.phase = Phase.RUNNING
+    running = state.preview()
+    assert running.info and not running.ok and "is running: Stop it" in running.text
     enabled = state.enabled()
     assert enabled["stop"] and not enabled["start"] and not enabled["delete"] and not enabled["continue"]
     state.phase = Phase.IDLE
