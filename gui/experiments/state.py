@@ -42,6 +42,7 @@ SETTINGS_NOT_OFFERED = (*_NOT_FACTORS, "dataset", "tensorboard", "seed", "valida
 PRUNER_TITLES = {"none": "none", "median": "median", "hyperband": "Hyperband (successive halving)"}
 OBJECTIVE_TITLES = {"val_accuracy": "validation accuracy (higher is better)", "val_loss": "validation loss (lower)"}
 FINISHED = ("complete", "pruned", "failed")
+SAVED = ("design", "trials", "time_budget", "objective", "pruner", "jobs", "storage")  # remembered between sessions
 
 
 @dataclass
@@ -260,6 +261,27 @@ class ExperimentsState:
         self.name, self.design, self.trials = plan.name, plan.design, plan.trials or 0
         self.time_budget = f"{plan.time_budget / 60:g}m" if plan.time_budget else ""
         self.objective, self.pruner, self.storage = plan.objective, plan.pruner, plan.storage or ""
+
+    def settings(self) -> dict[str, Any]:
+        """The setup to remember between sessions (AppSettings, ``tabs/experiments``)."""
+        values: dict[str, Any] = {key: getattr(self, key) for key in SAVED}
+        values["factors"] = [[f.key, f.values] for f in self.factors]
+        values["baseline"], values["baseline_source"] = self.baseline, self.baseline_source
+        return values
+
+    def restore_settings(self, saved: dict[str, Any]) -> None:
+        """Take back what :meth:`settings` saved; values of the wrong type are left out."""
+        if isinstance(saved.get("baseline"), dict):
+            try:
+                self.set_baseline(saved["baseline"], str(saved.get("baseline_source") or "the last session"))
+            except (TypeError, ValueError):
+                pass  # a baseline from an older version: keep the default
+        for item in saved.get("factors") if isinstance(saved.get("factors"), list) else []:
+            if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item):
+                self.add_factor(*item)
+        for key in SAVED:
+            if key in saved and type(saved[key]) is type(getattr(self, key)):
+                setattr(self, key, saved[key])
 
     # -- the study shown -----------------------------------------------------------------------------
     def show_study(self, plan: StudyPlan, folder: Path | None) -> None:

@@ -12,46 +12,33 @@ with :meth:`set_baseline`), ``status_message(str, int)``.
 
 from __future__ import annotations
 
-import html
 import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QFrame,
-    QHBoxLayout,
-    QLabel,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QScrollArea,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from core import atomic, runs
-from core.studies import table as study_table
 from core.studies.plan import StudyError, StudyPlan
-from gui import dialogs
 from gui.experiments import tasks
-from gui.experiments.plots import StudyPlots
+from gui.experiments.export import export_table
 from gui.experiments.setup_page import SetupPanel
 from gui.experiments.state import ExperimentsState, Phase
-from gui.experiments.trials_view import TrialsView
+from gui.experiments.study_view import StudyView
 from gui.settings import AppSettings
 from gui.tasks import TaskFailure, TaskSlot
-from gui.widgets.run_compare import MAX_RUNS, CompareEntry, RunCompare
+from gui.widgets.run_compare import MAX_RUNS
 from gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
 POLL_MS = 1500  # reading the storage while the study runs
-SAVED = ("factors", "design", "trials", "time_budget", "objective", "pruner", "jobs", "storage")
 
 
 class ExperimentsTab(QWidget):
@@ -108,93 +95,25 @@ class ExperimentsTab(QWidget):
         ll.addWidget(scroll, 1)
         ll.addWidget(self.setup.footer)
 
-        self.study_box = QComboBox()
-        self.study_box.setMinimumWidth(220)
-        self.study_box.setToolTip("The studies of this workspace, newest first: pick one to show its trials.")
-        self.study_box.activated.connect(lambda _i: self.show_study(self.study_box.currentData()))
-        self.continue_button = QPushButton("Continue")
-        self.continue_button.setToolTip(
-            "Run the shown study's trials that are left (after Stop, closing the app or a crash)."
+        self.view = StudyView()
+        self.view.study_chosen.connect(self.show_study)
+        self.view.continue_clicked.connect(self.continue_study)
+        self.view.stop_clicked.connect(self.stop_study)
+        self.view.delete_clicked.connect(self.delete_study)
+        self.view.export_requested.connect(self.export_table)
+        self.view.trials.selection_changed.connect(self._on_selection)
+        self.view.trials.open_trial.connect(self._open_trial)
+        v = self.view  # its parts, as the tab's attributes (tests and the screenshot reach them here)
+        self.study_box, self.continue_button, self.stop_button = v.study_box, v.continue_button, v.stop_button
+        self.delete_button, self.summary, self.message, self.progress = (
+            v.delete_button,
+            v.summary,
+            v.message,
+            v.progress,
         )
-        self.continue_button.clicked.connect(self.continue_study)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip(
-            "Stop the study: running trials stop within a batch and go back to the queue; Continue runs them later."
-        )
-        self.stop_button.clicked.connect(self.stop_study)
-        self.delete_button = QPushButton("Delete...")
-        self.delete_button.setToolTip("Move the shown study and all its trials' runs to the trash (asks first).")
-        self.delete_button.clicked.connect(self.delete_study)
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Study"))
-        bar.addWidget(self.study_box, 1)
-        for b in (self.continue_button, self.stop_button, self.delete_button):
-            bar.addWidget(b)
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #c62828;")
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message.hide()
-        self.progress = QProgressBar()
-        self.progress.setToolTip("Trials finished (complete, pruned or failed) of the study's trials.")
-        self.progress.setMaximumHeight(16)
-
-        self.trials = TrialsView()
-        self.trials.selection_changed.connect(self._on_selection)
-        self.trials.open_trial.connect(self._open_trial)
-        self.plots = StudyPlots()
-        self.compare = RunCompare()
-        self.table_view = QTableWidget()
-        self.table_view.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table_view.setAlternatingRowColors(True)
-        self.table_view.verticalHeader().hide()
-        self.table_view.setToolTip(
-            "The study as a table: for one factor at a time, the seeds' table (each row one change against the "
-            "baseline, with the difference); otherwise one row per trial."
-        )
-        self.csv_button = QPushButton("Export CSV...")
-        self.csv_button.setToolTip("Save this table as CSV (for a spreadsheet).")
-        self.csv_button.clicked.connect(lambda: self.export_table("csv"))
-        self.md_button = QPushButton("Export Markdown...")
-        self.md_button.setToolTip("Save this table as a Markdown table (for a report or a README).")
-        self.md_button.clicked.connect(lambda: self.export_table("md"))
-        table_page = QWidget()
-        tl = QVBoxLayout(table_page)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tb = QHBoxLayout()
-        self.table_title = QLabel()
-        self.table_title.setWordWrap(True)  # the baseline's values can be long
-        tb.addWidget(self.table_title, 1)
-        tb.addWidget(self.csv_button)
-        tb.addWidget(self.md_button)
-        tl.addLayout(tb)
-        tl.addWidget(self.table_view)
-        self.bottom = QTabWidget()
-        self.bottom.setDocumentMode(True)
-        self.bottom.addTab(self.plots, "Plots")
-        self.bottom.addTab(table_page, "Table")
-        self.bottom.addTab(self.compare, "Curves of the selected trials")
-        self.bottom.setTabToolTip(0, "Objective by trial, factors against the objective, parameter importance.")
-        self.bottom.setTabToolTip(1, "The study's table (the seeds' table for one factor at a time), to export.")
-        self.bottom.setTabToolTip(2, "The selected trials' loss and accuracy overlaid, and how their settings differ.")
-
-        self.right_split = QSplitter(Qt.Orientation.Vertical)
-        self.right_split.addWidget(self.trials)
-        self.right_split.addWidget(self.bottom)
-        self.right_split.setChildrenCollapsible(False)
-        self.right_split.setSizes([260, 440])
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(4, 0, 0, 0)
-        rl.setSpacing(4)
-        rl.addLayout(bar)
-        rl.addWidget(self.summary)
-        rl.addWidget(self.message)
-        rl.addWidget(self.progress)
-        rl.addWidget(self.right_split, 1)
+        self.trials, self.plots, self.compare, self.bottom = v.trials, v.plots, v.compare, v.bottom
+        self.table_view, self.right_split = v.table_view, v.right_split
+        right = self.view
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
@@ -267,16 +186,10 @@ class ExperimentsTab(QWidget):
     def _update_buttons(self) -> None:
         enabled = self.state.enabled(self.preview)
         self.setup.start_button.setEnabled(enabled["start"])
-        self.continue_button.setEnabled(enabled["continue"])
-        self.stop_button.setEnabled(enabled["stop"])
-        self.delete_button.setEnabled(enabled["delete"])
-        self.csv_button.setEnabled(enabled["export"])
-        self.md_button.setEnabled(enabled["export"])
-        self.study_box.setEnabled(not self.running)
+        self.view.set_enabled(enabled, self.running)
 
     def _show_message(self, text: str) -> None:
-        self.message.setText(text)
-        self.message.setVisible(bool(text))
+        self.view.show_message(text)
 
     # ==========================================================================================
     # Running
@@ -401,30 +314,7 @@ class ExperimentsTab(QWidget):
             self.study_ended.emit()
 
     def _show_study(self) -> None:
-        state = self.state
-        plan = state.shown
-        factors = [f.key for f in plan.factors] if plan else []
-        self.trials.show_rows(state.visible_rows(), factors)
-        done, total = state.progress()
-        self.progress.setRange(0, max(1, total))
-        self.progress.setValue(done)
-        self.progress.setFormat(f"{done} / {total} trials")
-        self.summary.setText(state.summary())
-        self.plots.show_state(state)
-        header, body = state.table()
-        self.table_view.clear()
-        self.table_view.setColumnCount(len(header))
-        self.table_view.setRowCount(len(body))
-        self.table_view.setHorizontalHeaderLabels(header)
-        for r, row in enumerate(body):
-            for c, text in enumerate(row):
-                self.table_view.setItem(r, c, QTableWidgetItem(text))
-        self.table_view.resizeColumnsToContents()
-        if plan is not None and plan.design == "ofat":
-            base = html.escape(state.baseline_text())
-            self.table_title.setText(f"<b>One factor at a time</b> against the baseline ({base})")
-        else:
-            self.table_title.setText("<b>One row per trial</b>")
+        self.view.show_state(self.state)
         self._update_buttons()
 
     # ==========================================================================================
@@ -439,17 +329,7 @@ class ExperimentsTab(QWidget):
             self.compare.set_runs([])
             return
         name = self.state.shown.name if self.state.shown else ""
-
-        def job(reporter, cancel):
-            out = []
-            for number, path in chosen:
-                if not path.is_dir():
-                    continue
-                info = runs.read_run(path)
-                out.append(CompareEntry(path, f"{name} #{number}", runs.read_history(path), info.config, info))
-            return out
-
-        self.compare_task.start(job, on_done=self.compare.set_runs)
+        self.compare_task.start(tasks.compare_job(name, chosen), on_done=self.compare.set_runs)
         if self.bottom.currentWidget() is self.plots and len(chosen) > 0:
             self.bottom.setCurrentWidget(self.compare)
 
@@ -465,33 +345,10 @@ class ExperimentsTab(QWidget):
 
     def export_table(self, kind: str, path: str | Path | None = None) -> Path | None:
         """Save the study's table as CSV or Markdown (written atomically); returns the file."""
-        header, body = self.state.table()
-        if not header or self.state.shown is None:
-            return None
-        suffix = ".csv" if kind == "csv" else ".md"
-        if path is None:
-            start_dir = self.settings.last_dir("exports", str(Path.home())) if self.settings else str(Path.home())
-            start = Path(start_dir) / f"{self.state.shown.name}{suffix}"
-            filter_text = "CSV files (*.csv)" if kind == "csv" else "Markdown files (*.md)"
-            chosen, _ = QFileDialog.getSaveFileName(self, "Export the study's table", str(start), filter_text)
-            if not chosen:
-                return None
-            path = chosen
-        path = Path(path)
-        if path.suffix.lower() != suffix:
-            path = path.with_name(path.name + suffix)
-        text = study_table.to_csv(header, body) if kind == "csv" else study_table.to_markdown(header, body)
-        try:
-            atomic.write_text(path, text)
-        except OSError as exc:
-            dialogs.show_error(
-                self, "Not saved", f"The table could not be written to {path}: {exc.strerror}.", repr(exc)
-            )
-            return None
-        if self.settings is not None:
-            self.settings.set_last_dir("exports", str(path.parent))
-        self.status_message.emit(f"Table saved to {path}", 6000)
-        return path
+        saved = export_table(self, self.settings, self.state, kind, path)
+        if saved is not None:
+            self.status_message.emit(f"Table saved to {saved}", 6000)
+        return saved
 
     # ==========================================================================================
     # Studies of the workspace: list, delete
@@ -508,17 +365,7 @@ class ExperimentsTab(QWidget):
     def _on_listed(self, studies: list[dict]) -> None:
         self._studies = studies
         self.state.existing = {s["name"]: s for s in studies if s.get("name")}
-        shown = self.state.shown.name if self.state.shown else None
-        self.study_box.clear()
-        for s in studies:
-            n = len(s.get("factors") or [])
-            self.study_box.addItem(
-                f"{s['name']}  ({s.get('design', '?')}, {n} factor{'s' if n != 1 else ''})", s["name"]
-            )
-        if not studies:
-            self.study_box.addItem("No studies yet", None)
-        i = self.study_box.findData(shown)
-        self.study_box.setCurrentIndex(max(0, i))
+        self.view.set_studies(studies, self.state.shown.name if self.state.shown else None)
         self._refresh_setup()
 
     def confirm_delete(self, name: str, n_runs: int) -> bool:
@@ -563,29 +410,13 @@ class ExperimentsTab(QWidget):
     # Settings and closing
 
     def _restore(self) -> None:
-        if self.settings is None:
-            return
-        saved = self.settings.tab_state("experiments")
-        try:
-            if isinstance(saved.get("baseline"), dict):
-                self.state.set_baseline(saved["baseline"], str(saved.get("baseline_source") or "the last session"))
-            for key in SAVED:
-                if key == "factors" and isinstance(saved.get(key), list):
-                    for f in saved[key]:
-                        self.state.add_factor(str(f[0]), str(f[1]))
-                elif key in saved and key != "factors" and isinstance(saved[key], type(getattr(self.state, key))):
-                    setattr(self.state, key, saved[key])
-        except (TypeError, ValueError, IndexError, KeyError):
-            log.warning("The Experiments tab's saved setup was not usable", exc_info=True)
+        if self.settings is not None:
+            self.state.restore_settings(self.settings.tab_state("experiments"))
 
     def save_settings(self) -> None:
         if self.settings is None:
             return
-        values = {key: getattr(self.state, key) for key in SAVED if key != "factors"}
-        values["factors"] = [[f.key, f.values] for f in self.state.factors]
-        values["baseline"] = self.state.baseline
-        values["baseline_source"] = self.state.baseline_source
-        self.settings.set_tab_state("experiments", values)
+        self.settings.set_tab_state("experiments", self.state.settings())
         self.settings.save_splitters({"experiments": self.splitter, "experiments-right": self.right_split})
 
     def restore_layout(self) -> None:

@@ -122,3 +122,18 @@ def list_job(workspace: Path | None):
 
 def delete_job(name: str, workspace: Path | None):
     return lambda reporter, cancel: storage_mod.delete_study(name, workspace, system_trash=True)
+
+
+def compare_job(study: str, chosen: list[tuple[int, Path]]):
+    """The selected trials' runs for the shared comparison (histories, settings, results)."""
+    from gui.widgets.run_compare import CompareEntry
+
+    def job(reporter, cancel):
+        out = []
+        for number, path in chosen:
+            if path.is_dir():
+                info = runs.read_run(path)
+                out.append(CompareEntry(path, f"{study} #{number}", runs.read_history(path), info.config, info))
+        return out
+
+    return job

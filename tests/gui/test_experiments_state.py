@@ -149,3 +149,16 @@ def test_retried_and_stopped_trials_show_once():
     state.set_rows([row(0, "stopped"), row(1, value=0.5), row(2, "retried"), row(3, "waiting")])
     assert [r.number for r in state.visible_rows()] == [1, 3]
     assert state.counts() == {"complete": 1, "waiting": 1}
+
+
+def test_the_setup_is_remembered_and_damaged_settings_are_left_out():
+    state = tiny_state()
+    state.add_factor("batch_size", "32,64")
+    state.design, state.jobs, state.time_budget = "grid", 2, "5m"
+    saved = state.settings()
+    again = ExperimentsState()
+    again.restore_settings(saved)
+    assert again.settings() == saved and again.baseline_source == "the test"
+    damaged = ExperimentsState()
+    damaged.restore_settings({"jobs": "two", "factors": [["batch_size"], 5, ["lr", 1e-3]], "baseline": "x"})
+    assert damaged.jobs == 1 and damaged.factors == [] and damaged.baseline["model"] == "simple-cnn-2"
