@@ -2,7 +2,8 @@
 
 state.py (what the tab is doing, no Qt), setup_page.py (the setup panel), study_view.py (the study
 shown: trials_view.py, the trials table; plots.py, objective, parallel coordinates, importance; the
-table), export.py (CSV, Markdown), tasks.py (running and reading a study), and tab.py, which wires them. ``ExperimentsTab`` is imported on first use, so
+table), export.py (CSV, Markdown), tasks.py (running and reading a study), and tab.py, which wires
+them. ``ExperimentsTab`` is imported on first use, so
 ``gui.experiments.state`` stays importable without Qt.
 """
 

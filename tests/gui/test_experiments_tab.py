@@ -193,11 +193,11 @@ def test_failed_and_pruned_trials_say_so_in_the_table(qtbot):
     qtbot.addWidget(view)
     rows = [
         TrialRow(0, "pruned", {"dropout": 0.5}, 0.4, 0.4, None, None, 1, 2.0, None, curve=[0.3, 0.4]),
-        TrialRow(1, "failed", {"dropout": 0.9}, None, None, None, None, None, None, None, error="The model needs 32x32."),
+        TrialRow(1, "failed", {"dropout": 0.9}, None, None, None, None, None, None, None, error="Needs 32x32."),
     ]
     view.show_rows(rows, ["dropout"])
     model = view.model_
     state = model.columns.index("state")
     assert model.data(model.index(0, state)) == "pruned (epoch 1)"
-    assert model.data(model.index(1, state), Qt.ItemDataRole.ToolTipRole) == "Trial 1 failed: The model needs 32x32."
+    assert model.data(model.index(1, state), Qt.ItemDataRole.ToolTipRole) == "Trial 1 failed: Needs 32x32."
     assert model.data(model.index(0, model.columns.index(CURVE)), CurveRole) == [0.3, 0.4]
