@@ -409,10 +409,8 @@ def run_line(info) -> str:
 
 def _sweep_plan(args: argparse.Namespace):
     """The StudyPlan a sweep command asks for: a --plan file, overridden by the flags given."""
-    import datetime as _dt
-
     from core.config import TrainConfig
-    from core.studies.plan import StudyPlan, load_plan_file, parse_duration, parse_vary
+    from core.studies.plan import StudyPlan, default_name, load_plan_file, parse_duration, parse_vary
 
     data = load_plan_file(args.plan) if args.plan else {"base": {}, "factors": []}
     base = {**TrainConfig().to_dict(), **data["base"]}
@@ -441,8 +439,7 @@ def _sweep_plan(args: argparse.Namespace):
     design = args.design or data.get("design") or "grid"
     name = args.name or data.get("name")
     if not name:
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        name = f"{base.get('model')}-{Path(str(base.get('dataset'))).name}-{design}-{stamp}"
+        name = default_name(base, design)
     budget = parse_duration(args.time_budget) if args.time_budget else data.get("time_budget")
     return StudyPlan(
         name=name,

@@ -1,4 +1,4 @@
-"""The main window: the Train, Predict, Gallery, Runs and Inside tabs, the menus and the status bar.
+"""The main window: the Train, Predict, Gallery, Runs, Experiments and Inside tabs, the menus and the status bar.
 
 It owns the one :class:`~gui.workers.JobRunner` every TensorFlow job goes through, hears from the
 background TensorFlow import, remembers its geometry and the form between launches, and on close
@@ -65,17 +65,20 @@ class MainWindow(QMainWindow):
         # once when one of them is the tab the window opens on or something asks for it.
         self._runs_tab = None
         self._inside_tab = None
-        self._runs_slot, self._inside_slot = _TabSlot(), _TabSlot()
+        self._experiments_tab = None
+        self._runs_slot, self._inside_slot, self._experiments_slot = _TabSlot(), _TabSlot(), _TabSlot()
         self.tabs.addTab(self.train_tab, "Train")
         self.tabs.addTab(self.predict_tab, "Predict")
         self.tabs.addTab(self.gallery_tab, "Gallery")
         self.tabs.addTab(self._runs_slot, "Runs")
+        self.tabs.addTab(self._experiments_slot, "Experiments")
         self.tabs.addTab(self._inside_slot, "Inside")
         self.tabs.setTabToolTip(0, "Train a model from the zoo on a dataset and watch it learn.")
         self.tabs.setTabToolTip(1, "Use a saved model on your own images.")
         self.tabs.setTabToolTip(2, "Browse a run's test images with their predictions.")
         self.tabs.setTabToolTip(3, "Every saved run: compare, resume, continue, export.")
-        self.tabs.setTabToolTip(4, "Inside the network: t-SNE of features and activation maps.")
+        self.tabs.setTabToolTip(4, "Studies: vary settings over many runs, in parallel, and compare them in a table.")
+        self.tabs.setTabToolTip(5, "Inside the network: t-SNE of features and activation maps.")
         self.setCentralWidget(self.tabs)
 
         build_menus(self)
@@ -88,6 +91,7 @@ class MainWindow(QMainWindow):
         self.train_tab.status_message.connect(self.show_status)
         self.train_tab.running_changed.connect(self._on_running_changed)
         self.train_tab.show_in_gallery.connect(self.show_in_gallery)
+        self.train_tab.sweep_requested.connect(self.sweep_settings)
         self.gallery_tab.status_message.connect(self.show_status)
 
         geometry = self.settings.geometry()
@@ -96,7 +100,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(min(max(0, self.settings.current_tab()), self.tabs.count() - 1))
         self._route_stop_keys()
         self.train_tab.restore_layout()
-        if self.tabs.currentWidget() in (self._runs_slot, self._inside_slot):
+        if self.tabs.currentWidget() in (self._runs_slot, self._inside_slot, self._experiments_slot):
             self._build_plot_tabs()
 
         if tf_loader is not None:
@@ -144,10 +148,17 @@ class MainWindow(QMainWindow):
         self._build_plot_tabs()
         return self._inside_tab
 
+    @property
+    def experiments_tab(self):
+        """The Experiments tab (built on first use: see ``__init__``)."""
+        self._build_plot_tabs()
+        return self._experiments_tab
+
     def _build_plot_tabs(self) -> None:
-        """Build the Runs and Inside tabs into their places (once)."""
+        """Build the Runs, Experiments and Inside tabs into their places (once)."""
         if self._runs_tab is not None:
             return
+        from gui.experiments import ExperimentsTab
         from gui.inside import InsideTab
         from gui.runs import RunsTab
 
@@ -166,6 +177,14 @@ class MainWindow(QMainWindow):
         for view in (self.predict_tab.view, self.gallery_tab.detail):  # "Show activations"
             view.activations_requested.connect(self.show_activations)
         runs.restore_layout()
+        experiments = self._experiments_tab = ExperimentsTab(self.settings, workspace=self.workspace)
+        self._experiments_slot.hold(experiments)
+        experiments.status_message.connect(self.show_status)
+        experiments.open_in_gallery.connect(self.show_in_gallery)
+        experiments.train_settings_wanted.connect(
+            lambda: experiments.set_baseline(self.train_tab.current_config().to_dict())
+        )
+        experiments.restore_layout()
 
     def _on_tensorflow_ready(self, info: dict) -> None:
         self.tf_info = info
@@ -308,6 +327,12 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.train_tab)
         self.show_status("Settings loaded from the run: press Start to train again.", 6000)
 
+    def sweep_settings(self, config: dict) -> None:
+        """The Train tab's "Sweep these settings...": its settings become the Experiments tab's baseline."""
+        self.experiments_tab.set_baseline(config, "the Train tab")
+        self.tabs.setCurrentWidget(self._experiments_slot)
+        self.show_status("The Train tab's settings are the baseline: add the factors to vary, then Start.", 6000)
+
     def continue_run(self, run_dir, extra_epochs: int = 0) -> None:
         """Resume an interrupted or stopped run, or continue a finished one for ``extra_epochs``."""
         self.train_tab.resume_run(run_dir, extra_epochs)
@@ -345,9 +370,25 @@ class MainWindow(QMainWindow):
         )
         return answer == QMessageBox.StandardButton.Yes
 
+    def confirm_stop_study_on_close(self) -> bool:
+        """Ask whether to stop the running study and quit (tests replace this)."""
+        answer = QMessageBox.question(
+            self,
+            "Stop the study and quit?",
+            "A study is running. Stop it and quit? Its running trials stop within a batch and wait in the "
+            "study's queue: pick the study in the Experiments tab next time and press Continue.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.train_tab.running and not self._closing:
             if not self.confirm_stop_on_close():
+                event.ignore()
+                return
+        if self._experiments_tab is not None and self._experiments_tab.running and not self._closing:
+            if not self.confirm_stop_study_on_close():
                 event.ignore()
                 return
         if self.jobs.busy:
@@ -391,6 +432,8 @@ class MainWindow(QMainWindow):
             self._runs_tab.save_settings()
             self._inside_tab.shutdown()
             self._inside_tab.save_settings()
+            self._experiments_tab.save_settings()
+            self._experiments_tab.shutdown()
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_current_tab(self.tabs.currentIndex())
         self.settings.sync()

@@ -478,6 +478,16 @@ def load_plan_file(path: str | Path) -> dict[str, Any]:
     return out
 
 
+def default_name(base: dict[str, Any], design: str) -> str:
+    """A new study's name when none is given: model, dataset, design and the time
+    (``simple-cnn-2-mnist-sample-grid-20250101-120000``)."""
+    import datetime as _dt
+
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    dataset = Path(str(base.get("dataset") or "data")).name or "data"
+    return re.sub(r"[^A-Za-z0-9._-]", "-", f"{base.get('model')}-{dataset}-{design}-{stamp}")[:80]
+
+
 def bundled_plans() -> list[Path]:
     from core.paths import RESOURCES_DIR
 

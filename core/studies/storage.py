@@ -326,10 +326,14 @@ def study_runs(name: str, workspace: Path | None = None) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and runs.read_meta(p).get("study") == name)
 
 
-def delete_study(name: str, workspace: Path | None = None, *, storage: str | None = None) -> Path:
+def delete_study(
+    name: str, workspace: Path | None = None, *, storage: str | None = None, system_trash: bool = False
+) -> Path:
     """Move a study's runs and folder to the workspace's trash and delete it from its storage.
 
-    Refused while a trial of it is running. Returns where the study folder went.
+    Refused while a trial of it is running. Returns where the study folder went. ``system_trash``:
+    then on to the system's trash (send2trash, as the app does with deleted runs); what the system
+    cannot take stays in the workspace's trash folder.
     """
     import optuna
     from optuna.trial import TrialState
@@ -339,8 +343,7 @@ def delete_study(name: str, workspace: Path | None = None, *, storage: str | Non
     study, plan, backend, folder = load_study(name, storage, workspace)
     if study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         raise StudyError(f"Study {name} has trials running; stop its workers before deleting it.")
-    for run_dir in study_runs(study.study_name, workspace):
-        runs.trash_run(run_dir, workspace)
+    trashed = [runs.trash_run(run_dir, workspace) for run_dir in study_runs(study.study_name, workspace)]
     optuna.delete_study(study_name=study.study_name, storage=backend)
     trash = (workspace or paths.workspace_dir()) / "trash" / "studies"
     trash.mkdir(parents=True, exist_ok=True)
@@ -350,4 +353,10 @@ def delete_study(name: str, workspace: Path | None = None, *, storage: str | Non
         target = trash / f"{folder.name}-{i}"
         i += 1
     os.replace(folder, target)
+    if system_trash:
+        for path in [*trashed, target]:
+            try:
+                runs.send_to_system_trash(path)
+            except OSError:
+                pass  # no system trash here: it stays in the workspace's trash folder
     return target

@@ -10,8 +10,8 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from core.runs import RunInfo
-from gui.runs.format import format_duration, format_percent, format_setting, setting_label
-from gui.runs.table_model import STATE_COLORS
+from gui.widgets.palette import STATE_COLORS
+from gui.widgets.run_format import format_duration, format_percent, format_setting, setting_label
 
 
 class DetailsPage(QTextBrowser):

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from core.runs import RunInfo, differing_settings
-from gui.runs.format import NOT_DIFF_COLUMNS, search_text
+from gui.widgets.run_format import NOT_DIFF_COLUMNS, search_text
 
 ACTIONS = (
     "rename",

@@ -1,7 +1,7 @@
 """The Runs tab: every run of the workspace in one table, and several runs side by side.
 
 It wires the parts: the state (:mod:`gui.runs.state`: what is listed, filtered, selected, enabled),
-the pages that draw (:mod:`gui.runs.table_page` the filter bar and table, :mod:`gui.runs.compare`
+the pages that draw (:mod:`gui.runs.table_page` the filter bar and table, :mod:`gui.widgets.run_compare`
 the curves and differences, :mod:`gui.runs.prediction_diff`, :mod:`gui.runs.details`), the actions
 (:mod:`gui.runs.actions`), and the tasks. Run folders are read by :func:`core.runs.list_runs` on
 the tab's own job runner (no TensorFlow; it never waits behind a training), one :class:`TaskSlot`
@@ -29,15 +29,15 @@ from core.runs import RunInfo
 from gui import dialogs
 from gui.runs.actions import RunActions
 from gui.runs.commands import RunCommands
-from gui.runs.compare import MAX_RUNS, CompareEntry, RunCompare
 from gui.runs.details import DetailsPage
-from gui.runs.format import workspace_label
 from gui.runs.prediction_diff import PredictionDiffView
 from gui.runs.state import RunsState
 from gui.runs.table_model import NAME, NOTE
 from gui.runs.table_page import FilterBar, RunsTableView, UndoBar, message_bar
 from gui.settings import AppSettings
 from gui.tasks import TaskFailure, TaskSlot
+from gui.widgets.run_compare import MAX_RUNS, CompareEntry, RunCompare
+from gui.widgets.run_format import workspace_label
 from gui.workers import JobRunner
 
 log = logging.getLogger(__name__)

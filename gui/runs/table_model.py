@@ -5,7 +5,7 @@ columns (name, the results: accuracies, time, state, epochs; then date, dataset,
 the note last) and, before the note, one column per setting that differs between the runs.
 :class:`RunsFilterProxy` asks the tab's :class:`~gui.runs.state.RunsState` which rows the filter
 lets through and which setting columns differ among them, and sorts by the raw values
-(:func:`gui.runs.format.sort_key`).
+(:func:`gui.widgets.run_format.sort_key`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from PySide6.QtWidgets import QApplication, QStyle
 from core import runs
 from core.errors import WorkbenchError
 from core.runs import RunInfo
-from gui.runs.format import (
+from gui.runs.state import RunsState, differing_keys
+from gui.widgets.palette import STATE_COLORS
+from gui.widgets.run_format import (
     STATE_TIPS,
     format_duration,
     format_params,
@@ -30,16 +32,6 @@ from gui.runs.format import (
     setting_label,
     sort_key,
 )
-from gui.runs.state import RunsState, differing_keys
-
-STATE_COLORS = {
-    "finished": QColor(46, 125, 50),
-    "stopped": QColor(178, 106, 0),
-    "interrupted": QColor(123, 31, 162),
-    "failed": QColor(198, 40, 40),
-    "running": QColor(21, 101, 192),
-    "unknown": QColor(117, 117, 117),
-}
 
 SortRole = Qt.ItemDataRole.UserRole + 1  # the raw value (see sort_key)
 RowRole = Qt.ItemDataRole.UserRole + 2  # the RunInfo

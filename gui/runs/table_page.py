@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.runs import RunInfo
-from gui.runs.format import STATE_FILTERS
 from gui.runs.state import RunsState
 from gui.runs.table_model import NAME, RowRole, RunsFilterProxy, RunsTableModel
+from gui.widgets.run_format import STATE_FILTERS
 
 MAX_COLUMN_WIDTH = 240
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QProgressBar,
+    QPushButton,
     QSplitter,
     QStyle,
     QToolButton,
@@ -87,6 +88,9 @@ class RunMonitor(QWidget):
         controls.addWidget(self.stop_button)
         controls.addSpacing(8)
         controls.addWidget(self.state_label, 1)
+        self.sweep_button = QPushButton("Sweep these settings...")
+        self.sweep_button.setToolTip("Open the Experiments tab with these settings as the baseline of a study.")
+        controls.addWidget(self.sweep_button)
 
         self.epoch_bar = QProgressBar()
         self.epoch_bar.setToolTip("Batches done in the current epoch (or progress of loading and evaluating).")

@@ -55,6 +55,7 @@ class TrainTab(QWidget):
     running_changed = Signal(bool)
     status_message = Signal(str, int)  # text, milliseconds (0: until replaced)
     show_in_gallery = Signal(object)  # run folder (Path)
+    sweep_requested = Signal(dict)  # "Sweep these settings...": the current TrainConfig as a dict
 
     def __init__(
         self,
@@ -122,6 +123,7 @@ class TrainTab(QWidget):
         self.start_action.triggered.connect(self.start_training)
         self.pause_action.triggered.connect(self.toggle_pause)
         self.stop_action.triggered.connect(self.stop_training)
+        self.monitor.sweep_button.clicked.connect(lambda: self.sweep_requested.emit(self.state.config.to_dict()))
         for action in (self.start_action, self.pause_action, self.stop_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(action)

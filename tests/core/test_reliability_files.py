@@ -680,3 +680,38 @@ def test_training_on_a_folder_decodes_only_what_the_first_batches_need(tmp_path,
     ahead = 8 * (PREFETCH_BATCHES + 2) + 2 * (os.cpu_count() or 1)  # batches ahead, one call per core
     assert 8 <= len(decoded) <= min(ahead, 150), len(decoded)
     assert len({Path(p).parent.name for p in decoded[:8]}) == 2  # names shuffled across classes before decoding
+
+
+# --------------------------------------------------------------------------------------------
+# Study files the Experiments tab and `sweep --plan` open, and study folders it lists (issue 17)
+
+
+@pytest.mark.parametrize(
+    "content, sentence",
+    [
+        (b'name = "cut\ndesign = "ofat"\n', "cannot be read"),  # cut short mid-string
+        (b"\xff\xfe\x00binary", "cannot be read"),
+        (b'name = "x"\nfactors = 3\n', "has keys it does not know: factors"),
+        (b'name = "x"\n[vary.batch_size]\nstep = 2\n', "needs 'values' or 'low' and 'high'"),
+    ],
+)
+def test_a_damaged_study_file_is_one_sentence(tmp_path, content, sentence):
+    from core.studies.plan import StudyError, load_plan_file
+
+    path = tmp_path / "study.toml"
+    path.write_bytes(content)
+    with pytest.raises(StudyError, match=sentence):
+        load_plan_file(path)
+
+
+def test_a_study_folder_with_a_damaged_plan_is_left_out_of_the_list(tmp_path):
+    from core.studies.storage import list_studies
+
+    good = tmp_path / "studies" / "good"
+    good.mkdir(parents=True)
+    atomic.write_json(good / "plan.json", {"name": "good", "design": "grid", "factors": []})
+    for name, data in (("cut", b'{"name": "cu'), ("empty", b""), ("list", b"[1, 2]")):
+        (tmp_path / "studies" / name).mkdir()
+        (tmp_path / "studies" / name / "plan.json").write_bytes(data)
+    (tmp_path / "studies" / "no-plan").mkdir()
+    assert [s["name"] for s in list_studies(tmp_path)] == ["good"]

@@ -324,3 +324,25 @@ def test_deleting_a_study_moves_its_runs_and_folder_to_the_trash():
     assert storage.list_studies() == []
     with pytest.raises(StudyError, match="No study called gone"):
         storage.load_study("gone")
+
+
+def test_deleting_a_study_can_send_it_on_to_the_system_trash(monkeypatch):
+    from core.studies import storage
+    from core.studies.runner import prepare
+    from core.studies.worker import tag_run
+
+    prepare(StudyPlan("binned", tiny_base(), [parse_vary("batch_size=32,64")]))
+    mine = runs.create_run(tiny_base(), "mnist-sample")
+    tag_run(mine, "binned", 0, {"batch_size": 32})
+    runs.write_status(mine, state="finished")
+    sent = []
+
+    def send(path):
+        sent.append(path)
+        if len(sent) == 1:
+            raise OSError("no trash on this volume")  # the run stays in the workspace's trash
+
+    monkeypatch.setattr(runs, "send_to_system_trash", send)
+    target = storage.delete_study("binned", system_trash=True)
+    assert [p.name for p in sent] == [mine.name, target.name]
+    assert storage.list_studies() == []

@@ -79,6 +79,7 @@ def make_window(qtbot, tmp_path):
         loader = TensorFlowLoader()
         window = MainWindow(settings or AppSettings(), tf_loader=loader)
         window.confirm_stop_on_close = lambda: True
+        window.confirm_stop_study_on_close = lambda: True
         # Not qtbot.addWidget: pytest-qt would close and delete the window before this fixture has
         # stopped its jobs; the teardown below does it in the right order.
         window.resize(1440, 900)

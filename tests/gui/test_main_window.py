@@ -24,6 +24,7 @@ def test_tabs_menus_and_status_bar(make_window):
         "Predict",
         "Gallery",
         "Runs",
+        "Experiments",
         "Inside",
     ]
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}

@@ -32,9 +32,8 @@ from PySide6.QtWidgets import (
 
 from core import runs
 from core.runs import RunInfo
-from gui.runs.format import format_duration, format_percent, format_setting, setting_label
-from gui.runs.table_model import STATE_COLORS
-from gui.widgets.palette import TAB10
+from gui.widgets.palette import STATE_COLORS, TAB10
+from gui.widgets.run_format import format_duration, format_percent, format_setting, setting_label
 
 # tab10 (gui/widgets/palette.py), then a darker set: distinct, and readable on light and dark backgrounds.
 PALETTE = [

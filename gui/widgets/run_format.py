@@ -1,4 +1,4 @@
-"""How the Runs tab writes a run's facts as text: settings, durations, percentages, sort keys.
+"""How the Runs and Experiments tabs write a run's facts as text: settings, durations, percentages, sort keys.
 
 No Qt here: the tab's state (:mod:`gui.runs.state`) filters with these texts, and its tests run
 without widgets. The facts themselves come from :func:`core.runs.read_run`.

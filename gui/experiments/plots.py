@@ -1,0 +1,148 @@
+"""The study's plots (pyqtgraph): the objective by trial with the best-so-far line, parallel coordinates
+of the factors against the objective, and Optuna's parameter importance. Data come from the tab's
+state (:meth:`ExperimentsState.objective_series`, :meth:`~ExperimentsState.parallel`, ``importance``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from gui.experiments.state import ExperimentsState
+from gui.widgets.palette import TAB10
+
+
+def _gradient(t: float) -> QColor:
+    """Low objective (0) blue to high (1) red, through grey."""
+    t = 0.5 if not math.isfinite(t) else min(1.0, max(0.0, t))
+    low, high = QColor("#1f77b4"), QColor("#d62728")
+    return QColor(
+        int(low.red() + (high.red() - low.red()) * t),
+        int(low.green() + (high.green() - low.green()) * t),
+        int(low.blue() + (high.blue() - low.blue()) * t),
+        200,
+    )
+
+
+class StudyPlots(QWidget):
+    """Three plots side by side and a line under them saying what importance shows (or why not)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=True)
+        pal = self.palette()
+        self.fg = pal.color(QPalette.ColorRole.Text)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground(pal.color(QPalette.ColorRole.Base))
+        self.view.ci.layout.setContentsMargins(2, 2, 2, 2)
+        self.view.setMinimumHeight(200)
+        self.view.setToolTip("Drag to pan, wheel to zoom, right-click for options; the 'A' button fits all.")
+        self.objective_plot = self._plot(0, "Objective by trial")
+        self.objective_plot.setLabel("bottom", "trial")
+        self.parallel_plot = self._plot(1, "Factors against the objective")
+        self.parallel_plot.hideAxis("left")
+        self.importance_plot = self._plot(2, "Parameter importance")
+        self.importance_plot.setLabel("bottom", "share of the variance")
+        self.view.ci.layout.setColumnStretchFactor(0, 3)
+        self.view.ci.layout.setColumnStretchFactor(1, 4)
+        self.view.ci.layout.setColumnStretchFactor(2, 3)
+
+        self.points = pg.ScatterPlotItem(size=8, brush=pg.mkBrush(TAB10[0]), pen=pg.mkPen(None))
+        self.best_line = pg.PlotDataItem(pen=pg.mkPen(TAB10[3], width=2), stepMode=None)
+        self.objective_plot.addItem(self.points)
+        self.objective_plot.addItem(self.best_line)
+        self.objective_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.objective_legend = self.objective_plot.addLegend(offset=(-4, -4), labelTextColor=self.fg)
+        self.objective_legend.addItem(self.points, "completed trial")
+        self.objective_legend.addItem(self.best_line, "best so far")
+        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[], brush=pg.mkBrush(TAB10[0]))
+        self.importance_plot.addItem(self.bars)
+        self.importance_plot.invertY(True)
+        self.importance_plot.setXRange(0, 1, padding=0.02)
+        self._parallel_items: list = []
+        self.trial_lines = 0
+
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.note)
+        self.objective_name = "val_accuracy"
+
+    def _plot(self, col: int, title: str) -> pg.PlotItem:
+        plot = self.view.addPlot(row=0, col=col)
+        plot.setTitle(title, color=self.fg, size="10pt")
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.setMenuEnabled(True)
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setTextPen(self.fg)
+        return plot
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def show_state(self, state: ExperimentsState) -> None:
+        self.objective_name = state.shown.objective if state.shown else "val_accuracy"
+        self.objective_plot.setLabel("left", self.objective_name)
+        xs, ys, best = state.objective_series()
+        self.points.setData(xs, ys)
+        self.best_line.setData(xs, best)
+        self._draw_parallel(state)
+        self._draw_importance(state)
+
+    def _draw_parallel(self, state: ExperimentsState) -> None:
+        for item in self._parallel_items:
+            self.parallel_plot.removeItem(item)
+        self._parallel_items = []
+        axes, ticks, lines = state.parallel()
+        self.trial_lines = len(lines)
+        if not axes:
+            return
+        add = self._parallel_items.append
+        for i, (name, labels) in enumerate(zip(axes, ticks, strict=True)):
+            axis_line = pg.PlotDataItem([i, i], [0, 1], pen=pg.mkPen(self.fg, width=1))
+            add(axis_line)
+            title = pg.TextItem(name, color=self.fg, anchor=(0.5, 0))
+            title.setPos(i, -0.03 if i % 2 == 0 else -0.1)  # alternate rows: long names do not overlap
+            add(title)
+            n = len(labels)
+            for j, text in enumerate(labels):
+                y = j / (n - 1) if n > 1 else 0.5
+                short = text if len(text) <= 9 else text[:8] + "…"
+                label = pg.TextItem(short, color=self.fg.lighter(130), anchor=(0, 0.5))
+                label.setPos(i + 0.03, y)
+                add(label)
+        for ys, _value in lines:
+            t = ys[-1]
+            x = np.arange(len(ys), dtype=float)
+            add(pg.PlotDataItem(x, np.array(ys, dtype=float), pen=pg.mkPen(_gradient(t), width=2), connect="finite"))
+        for item in self._parallel_items:
+            self.parallel_plot.addItem(item)
+        self.parallel_plot.getAxis("bottom").setTicks([[(i, "") for i in range(len(axes))]])
+        self.parallel_plot.setXRange(-0.45, len(axes) - 0.3, padding=0)  # room for the last axis's labels
+        self.parallel_plot.setYRange(-0.2, 1.05, padding=0)
+
+    def _draw_importance(self, state: ExperimentsState) -> None:
+        values = state.importance.values
+        names = sorted(values, key=lambda k: -values[k])
+        widths = [values[k] for k in names]
+        self.bars.setOpts(x0=[0] * len(names), y=list(range(len(names))), width=widths, height=0.6)
+        self.importance_plot.getAxis("left").setTicks([[(i, n) for i, n in enumerate(names)]])
+        if names:
+            self.importance_plot.setYRange(-0.6, len(names) - 0.4, padding=0)
+        self.note.setText(state.importance.message)
+
+    # -- for tests and the screenshot ---------------------------------------------------------------
+    def drawn(self) -> dict[str, int]:
+        """How much each plot shows: objective points, parallel lines, importance bars."""
+        x, _ = self.points.getData()
+        return {
+            "objective": 0 if x is None else len(x),
+            "parallel": self.trial_lines,
+            "importance": len(self.bars.opts.get("width") or []),
+        }
