@@ -27,6 +27,12 @@ TRANSFER_MODEL = "mobilenetv2"  # the ImageNet backbone offered when there are v
 FEW_IMAGES_PER_CLASS = 30  # below this, transfer learning is likely better than training from scratch
 UNBALANCED_RATIO = 1.5  # largest class / smallest class above this gets class weights
 AUTO_PATIENCE = 10  # epochs without a better best epoch before auto's early stopping ends a run
+# The settings the Auto recipe chooses itself (choose_recipe's fields): a study cannot vary them
+# over a baseline whose recipe is auto, since Auto would overwrite every trial's value.
+RECIPE_FIELDS = (
+    "optimizer", "learning_rate", "schedule", "batch_size", "label_smoothing", "early_stopping", "patience",
+    "augment_rotation", "augment_zoom", "augment_translation", "class_weights",
+)  # fmt: skip
 
 #: "auto" as the model lists show it (first, and the default): it is not a network of the zoo.
 AUTO_SPEC = ModelSpec(

@@ -249,10 +249,17 @@ class StudyPlan:
                     get_spec(name)
                 except ModelError as exc:
                     raise StudyError(f"Factor model: {exc}") from exc
+        from core.auto import AUTO, RECIPE_FIELDS
+
         for f in self.factors:
             if f.key in seen:
                 raise StudyError(f"Factor {f.key} is given twice; list all its values in one factor.")
             seen.add(f.key)
+            if base.recipe == AUTO and f.key in RECIPE_FIELDS:
+                raise StudyError(
+                    f"Factor {f.key} is chosen by the baseline's Auto recipe, which would overwrite every "
+                    f"trial's value; set the baseline's recipe to manual (--set recipe=manual) to vary it."
+                )
             self._check_factor(f, fields, base, models)
         for f in self.factors:
             for other, allowed in f.when.items():

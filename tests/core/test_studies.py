@@ -346,3 +346,21 @@ def test_deleting_a_study_can_send_it_on_to_the_system_trash(monkeypatch):
     target = storage.delete_study("binned", system_trash=True)
     assert [p.name for p in sent] == [mine.name, target.name]
     assert storage.list_studies() == []
+
+
+def test_a_factor_the_auto_recipe_chooses_is_refused_over_an_auto_baseline():
+    """Auto would overwrite a trial's learning rate; the study says so instead of running equal trials."""
+    with pytest.raises(StudyError, match="learning_rate is chosen by the baseline's Auto recipe"):
+        StudyPlan("a", tiny_base(recipe="auto"), [parse_vary("learning_rate=1e-3,1e-2")], design="grid").check()
+    # Factors Auto leaves alone still vary, and a manual baseline varies anything.
+    StudyPlan("b", tiny_base(recipe="auto"), [parse_vary("dropout=0.1,0.3")], design="grid").check()
+    StudyPlan("c", tiny_base(), [parse_vary("learning_rate=1e-3,1e-2")], design="grid").check()
+
+
+def test_the_recipe_fields_a_study_refuses_are_exactly_those_auto_chooses():
+    from core import auto
+
+    fields, _ = auto.choose_recipe(
+        auto.TrainConfig(model="auto", recipe="auto"), auto.facts_from_counts((8, 8, 1), [40, 40])
+    )
+    assert set(fields) == set(auto.RECIPE_FIELDS)
