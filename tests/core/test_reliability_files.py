@@ -357,3 +357,43 @@ def test_the_temp_name_rule_matches_what_the_atomic_writer_makes_and_nothing_els
     assert all(atomic.is_temp_name(n) for n in made), made
     for name in ("history.csv", ".history.csv", ".history.csv.old", ".DS_Store", ".x.abcdefgh.png", "a.abcdefgh.a"):
         assert not atomic.is_temp_name(name), name
+
+
+# ---------------------------------------------------------------------------------------------
+# Item 21: a model file whose config names code from another module
+
+
+SHIPPED = ROOT / "weights" / "mnist-sample-simple-cnn-2.keras"
+
+
+def crafted_model(path: Path, replace_layer: int = 1, layer: dict | None = None) -> Path:
+    """The shipped model with one layer of its config.json replaced by ``layer`` (an injected module)."""
+    import zipfile
+
+    with zipfile.ZipFile(SHIPPED) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(members["config.json"])
+    config["config"]["layers"][replace_layer] = layer or {
+        "module": "os",
+        "class_name": "system",
+        "config": {"command": f"touch {path.parent / 'pwned'}"},
+        "registered_name": None,
+    }
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def test_a_model_injecting_a_module_is_refused_saying_what_was_given_and_what_is_accepted(tmp_path):
+    from core.errors import ModelError
+    from core.inference import load_model
+
+    path = crafted_model(tmp_path / "crafted.keras")
+    with pytest.raises(ModelError) as info:
+        load_model(path)
+    message = str(info.value)
+    assert "Details: name" not in message
+    assert "'os.system'" in message and "not part of Keras" in message and "keras.*" in message, message
+    assert not (tmp_path / "pwned").exists()
