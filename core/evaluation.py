@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from core import atomic, runs
-from core.config import TrainConfig, load_config_dataset
+from core.config import config_from_run, load_config_dataset
 from core.errors import RunError
 from core.inference import compiled_call, load_model
 from core.reporting import CancelToken, NullReporter, Reporter
@@ -162,9 +162,7 @@ def evaluate_run(run_dir: Path, *, reporter: Reporter | None = None, cancel: Can
     """Re-evaluate a saved run's best model on its dataset's test split and save the result."""
     reporter = reporter or NullReporter()
     info = runs.read_run(run_dir)
-    if not info.config:
-        raise RunError(f"Run {info.name} has no readable config.json, so its dataset is unknown.")
-    config = TrainConfig.from_dict(info.config)
+    config = config_from_run(info.config, info.name)  # a sentence, not a traceback, for a damaged config
     loaded = load_model(info.model_path)
     dataset = load_config_dataset(config, reporter)
     ev = evaluate(loaded.model, dataset, batch_size=max(64, config.batch_size), reporter=reporter, cancel=cancel)

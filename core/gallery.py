@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from core import atomic, cards, evaluation, paths, runs
-from core.config import TrainConfig, load_config_dataset
+from core.config import config_from_run, load_config_dataset
 from core.datasets import load_dataset
 from core.errors import DatasetError, ImageError, RunError, WorkbenchError
 from core.evaluation import Evaluation, compute_metrics, evaluate, load_evaluation
@@ -488,7 +488,7 @@ def load_run(
     else:
         try:
             # The test split the run was evaluated on, reloaded from its config (deterministic).
-            dataset = load_config_dataset(TrainConfig.from_dict(config), reporter)
+            dataset = load_config_dataset(config_from_run(config, run_dir.name), reporter)
         except WorkbenchError as exc:
             images = NoImages(f"the dataset {dataset_name} cannot be loaded: {exc}")
         else:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core import atomic, paths
+from core import atomic, paths, run_problems
 from core.backup import BACKUP_DIR, backup_epoch
 from core.errors import RunError
 
@@ -214,6 +214,7 @@ class RunInfo:
     backup_epoch: int = 0
     has_model: bool = False  # model.keras is there and is a Keras archive
     has_evaluation: bool = False  # evaluation.npz and a readable metrics.json
+    config_problem: str | None = None  # why config.json's settings cannot be used (TrainConfig.validate)
     files: list[str] = field(default_factory=list)  # the folder's entries, temporary files of atomic writes left out
 
     @property
@@ -244,11 +245,35 @@ class RunInfo:
         return str(text).strip() if text else ""
 
     @property
+    def config_ok(self) -> bool:
+        """config.json holds settings a run can use (Train again, Resume)."""
+        return bool(self.config) and self.config_problem is None
+
+    @property
     def can_resume(self) -> bool:
-        """Resume goes on to the epochs asked for: not for a run whose backup already holds them all."""
-        if not self.config or self.state not in ("interrupted", "stopped", "failed"):
+        """Resume goes on to the epochs asked for, or finishes a run whose epochs are all trained but
+        whose model was never saved (:attr:`can_finish`)."""
+        if not self.config_ok or self.state not in ("interrupted", "stopped", "failed"):
             return False
-        return self.epochs is None or self.backup_epoch < self.epochs
+        return self.epochs is None or self.backup_epoch < self.epochs or self.can_finish
+
+    @property
+    def can_finish(self) -> bool:
+        """All epochs asked for are trained and backed up, but model.keras was never saved (a kill or a
+        full disk in the final save): resuming saves the model from the best weights and evaluates it."""
+        return (
+            bool(self.config)
+            and self.state in ("interrupted", "stopped", "failed")
+            and not (self.path / "model.keras").exists()
+            and self.epochs is not None
+            and 0 < self.epochs <= self.backup_epoch
+        )
+
+    def finish_text(self) -> str:
+        """What resuming a run that :attr:`can_finish` does, in the words of the resume prompt, the
+        command line and the Runs tab."""
+        best = f"epoch {self.best_epoch}" if self.best_epoch else "its best epoch"
+        return f"Finish this run: save its model from {best} and evaluate it."
 
     @property
     def can_continue(self) -> bool:
@@ -263,9 +288,11 @@ class RunInfo:
             works.append("Predict and Export with its model")
         if self.has_evaluation:
             works.append("the Gallery and prediction diffs")
-        if self.config:
+        if self.config_ok:
             works.append("Train again with its settings")
-        if self.can_resume and self.backup_epoch:
+        if self.can_resume and self.can_finish:
+            works.append("Resume to save its model and evaluate it")
+        elif self.can_resume and self.backup_epoch:
             works.append(f"Resume from epoch {self.backup_epoch}")
         return works
 
@@ -413,23 +440,45 @@ def read_run(run_dir: str | Path) -> RunInfo:
     info.params = _card_params(info, names)
 
     model = info.model_path
+    info.backup_epoch = backup_epoch(run_dir) if BACKUP_DIR in names else 0
     if "model.keras" in names:
         try:
             ok = model.stat().st_size > 0 and zipfile.is_zipfile(model)
         except OSError:
             ok = False
-        if ok:
+        code = run_problems.model_code_problem(model) if ok else None
+        if code:
+            info.problems.append(code)
+        elif ok:
             info.has_model = True
         else:
             info.problems.append("model.keras is damaged (not a Keras archive); Predict and Export cannot use it")
+    elif info.can_finish:
+        info.problems.append(run_problems.unsaved_model_problem(info.backup_epoch, info.finish_text()))
     elif info.state in ("finished", "stopped"):
         info.problems.append("model.keras is missing")
-    if "evaluation.npz" in names and "metrics.json" in names:
-        info.has_evaluation = not any("metrics.json" in p for p in info.problems)
-    info.backup_epoch = backup_epoch(run_dir) if BACKUP_DIR in names else 0
+    _check_files(info, names)
     if info.state == "failed" and info.error:
         info.problems.append(f"training failed: {info.error.splitlines()[0]}")
     return info
+
+
+def _check_files(info: RunInfo, names: set[str]) -> None:
+    """The checks of core/run_problems.py on the files that are there (each adds a problem or nothing)."""
+    found = []
+    if info.config:
+        info.config_problem = run_problems.config_problem(info.config)
+        found.append(info.config_problem)
+    evaluation_ok = "evaluation.npz" in names and "metrics.json" in names
+    if "evaluation.npz" in names:
+        found.append(run_problems.evaluation_problem(info.path))
+        evaluation_ok = evaluation_ok and found[-1] is None
+    info.has_evaluation = evaluation_ok and not any("metrics.json" in p for p in info.problems)
+    if "dataset.json" in names:
+        found.append(run_problems.dataset_record_problem(info.path))
+    if BACKUP_DIR in names:
+        found.append(run_problems.backup_problem(info.path))
+    info.problems.extend(p for p in found if p)
 
 
 def _remove_orphans(run_dir: Path, *, top: bool, backup: bool) -> list[Path]:

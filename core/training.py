@@ -22,7 +22,7 @@ from typing import Any
 
 from core import atomic, cards, evaluation, models, runs
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
-from core.config import TrainConfig, drop_folder_settings, load_config_dataset
+from core.config import TrainConfig, config_from_run, drop_folder_settings, load_config_dataset
 from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
 from core.reporting import CancelToken, NullReporter, Reporter
 
@@ -282,12 +282,13 @@ def resume_run(
         raise RunError(f"Run {info.name} cannot be resumed: its config.json is missing or damaged.")
     if info.state == "running":
         raise RunError(f"Run {info.name} is still training in another window or process.")
-    config = TrainConfig.from_dict(info.config)
+    config = config_from_run(info.config, info.name)
     done = backup_epoch(run_dir)
     if extra_epochs < 0:
         raise WorkbenchError("Extra epochs cannot be negative.")
     config.epochs = max(config.epochs, done) + extra_epochs
-    if done >= config.epochs:
+    finishing = info.can_finish and not extra_epochs  # all epochs trained, the final save cut short
+    if done >= config.epochs and not finishing:
         raise RunError(
             f"Run {info.name} has already trained all its {config.epochs} epochs; ask for extra epochs to continue it."
         )
@@ -298,11 +299,14 @@ def resume_run(
     check_splits(config, dataset)
     atomic.write_json(run_dir / "config.json", config.to_dict())
     runs.write_status(run_dir, state="running", pid=os.getpid(), resumed=runs._now(), error=None)
-    reporter.on_message(
-        f"Resuming {info.name} after epoch {done} of {config.epochs}."
-        if done
-        else f"Run {info.name} had no complete epoch; starting it again."
-    )
+    if finishing:
+        reporter.on_message(info.finish_text() + f" All {done} epochs are trained.")
+    else:
+        reporter.on_message(
+            f"Resuming {info.name} after epoch {done} of {config.epochs}."
+            if done
+            else f"Run {info.name} had no complete epoch; starting it again."
+        )
     return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, started, None, resume_from=done))
 
 
