@@ -8,6 +8,7 @@ are saved in the run folder (``evaluation.npz`` with labels and probabilities fo
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,25 +137,59 @@ def save_evaluation(run_dir: Path, ev: Evaluation, dataset=None) -> None:
     )
 
 
+def _damaged(run_dir: Path, name: str, why: str, exc: BaseException | None = None) -> RunError:
+    """The one sentence for a damaged evaluation file: which file, and how to rebuild it."""
+    return RunError(
+        f"The file {name} of run {run_dir.name} is damaged ({why}), so its test-set results cannot be shown. "
+        f"Re-evaluate the run to rebuild it: Evaluate now in the Gallery, or python main.py evaluate {run_dir.name}.",
+        detail="" if exc is None else f"{type(exc).__name__}: {exc}",
+    )
+
+
 def load_evaluation(run_dir: Path) -> Evaluation:
-    """The evaluation saved in ``run_dir``; RunError if it is missing or damaged."""
+    """The evaluation saved in ``run_dir``; RunError if it is missing, or damaged (saying which file)."""
     run_dir = Path(run_dir)
     try:
         meta = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
         with np.load(run_dir / "evaluation.npz", allow_pickle=False) as data:
-            ev = Evaluation(
-                y_true=data["y_true"],
-                probs=data["probs"],
-                class_names=list(meta["class_names"]),
-                indices=data["indices"],
-                paths=[str(p) for p in data["paths"]] if "paths" in data.files else None,
-            )
+            arrays = {k: data[k] for k in ("y_true", "probs", "indices", "paths") if k in data.files}
     except FileNotFoundError as exc:
         raise RunError(f"Run {run_dir.name} has no test-set evaluation yet.", detail=str(exc)) from exc
-    except (OSError, ValueError, KeyError) as exc:
-        raise RunError(f"The evaluation files of run {run_dir.name} are damaged.", detail=str(exc)) from exc
-    ev.report = meta.get("report") or {}
-    ev.confusion = np.asarray(meta["confusion"]) if meta.get("confusion") is not None else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _damaged(run_dir, "metrics.json", "not JSON", exc) from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise _damaged(run_dir, "evaluation.npz", "not a NumPy archive", exc) from exc
+    names = meta.get("class_names") if isinstance(meta, dict) else None
+    if not isinstance(names, list) or not names:
+        raise _damaged(run_dir, "metrics.json", "it lists no class names")
+    missing = [k for k in ("y_true", "probs", "indices") if k not in arrays]
+    if missing:
+        raise _damaged(run_dir, "evaluation.npz", f"it has no {', '.join(missing)}")
+    y_true, probs, indices = arrays["y_true"], arrays["probs"], arrays["indices"]
+    n = len(y_true) if y_true.ndim == 1 else -1
+    if (
+        not all(np.issubdtype(a.dtype, np.integer) for a in (y_true, indices))
+        or not np.issubdtype(probs.dtype, np.number)
+        or probs.shape != (n, len(names))
+        or indices.shape != (n,)
+        or (n and not 0 <= int(y_true.min()) <= int(y_true.max()) < len(names))
+    ):
+        why = f"its arrays do not fit together or the {len(names)} classes of metrics.json"
+        raise _damaged(run_dir, "evaluation.npz", why)
+    paths = arrays.get("paths")
+    ev = Evaluation(
+        y_true=y_true,
+        probs=probs,
+        class_names=[str(c) for c in names],
+        indices=indices,
+        paths=[str(p) for p in paths] if paths is not None and paths.shape == (n,) else None,
+    )
+    report, confusion = meta.get("report"), meta.get("confusion")
+    ev.report = report if isinstance(report, dict) else {}
+    try:
+        ev.confusion = None if confusion is None else np.asarray(confusion, dtype=np.int64)
+    except (TypeError, ValueError):
+        ev.confusion = None  # the gallery computes it again from the labels
     return ev
 
 

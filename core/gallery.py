@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core import atomic, cards, evaluation, paths, runs
+from core import atomic, cards, evaluation, paths, run_problems, runs
 from core.config import config_from_run, load_config_dataset
 from core.datasets import load_dataset
 from core.errors import DatasetError, ImageError, RunError, WorkbenchError
@@ -631,9 +631,10 @@ def run_entry(info: runs.RunInfo) -> RunEntry:
     if has_eval:
         acc = info.metrics.get("accuracy") if isinstance(info.metrics, dict) else None
         acc_text = f"{100 * float(acc):.2f} %" if isinstance(acc, (int, float)) and not math.isnan(acc) else "?"
-        problems = [p for p in info.problems if "metrics.json" in p]
+        problems = [p for p in info.problems if "metrics.json" in p or "evaluation.npz" in p]
         if problems:
-            return RunEntry(info.path, info.name, f"{info.name} · {what} · damaged", False, problems[0], has_model)
+            reason = problems[0] if "re-evaluate" in problems[0] else f"{problems[0]}; {run_problems.REEVALUATE}"
+            return RunEntry(info.path, info.name, f"{info.name} · {what} · damaged", False, reason, has_model)
         return RunEntry(info.path, info.name, f"{info.name} · {what} · {acc_text}", True)
     state = info.state
     if state == "running":
