@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from core import atomic, runs
+from core import atomic, runlock, runs, writable
 from core.config import config_from_run, load_config_dataset
 from core.errors import RunError
 from core.inference import compiled_call, load_model
@@ -122,6 +122,7 @@ def save_evaluation(run_dir: Path, ev: Evaluation, dataset=None) -> None:
     arrays = {"y_true": ev.y_true, "probs": ev.probs, "indices": ev.indices}
     if ev.paths is not None:
         arrays["paths"] = np.asarray(ev.paths, dtype=str)
+    writable.ensure_space(run_dir, sum(a.nbytes for a in arrays.values()) + len(ev.class_names) ** 2 * 16)
     atomic.write_with(run_dir / "evaluation.npz", lambda p: np.savez_compressed(p, **arrays))
     atomic.write_json(
         run_dir / "metrics.json",
@@ -198,8 +199,14 @@ def evaluate_run(run_dir: Path, *, reporter: Reporter | None = None, cancel: Can
     reporter = reporter or NullReporter()
     info = runs.read_run(run_dir)
     config = config_from_run(info.config, info.name)  # a sentence, not a traceback, for a damaged config
-    loaded = load_model(info.model_path)
-    dataset = load_config_dataset(config, reporter)
-    ev = evaluate(loaded.model, dataset, batch_size=max(64, config.batch_size), reporter=reporter, cancel=cancel)
-    save_evaluation(Path(run_dir), ev, dataset)
+    with runlock.hold(info.path, "evaluating"):  # not while another process trains or evaluates it
+        loaded = load_model(info.model_path)
+        dataset = load_config_dataset(config, reporter)
+        ev = evaluate(loaded.model, dataset, batch_size=max(64, config.batch_size), reporter=reporter, cancel=cancel)
+        try:
+            save_evaluation(Path(run_dir), ev, dataset)
+        except (OSError, writable.DiskFullError) as exc:
+            if writable.is_disk_full(exc):
+                raise writable.disk_full("evaluate the run again", getattr(exc, "detail", str(exc))) from exc
+            raise writable.cannot_write(info.path, exc, f"Evaluating run {info.name}", runlock.COPY_RUN) from exc
     return ev

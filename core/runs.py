@@ -11,6 +11,7 @@ Layout of a run folder (every file written atomically, see core/atomic.py)::
     backup/           Keras BackupAndRestore state, for resuming an interrupted run
     evaluation.npz    test-set labels and probabilities (for the gallery)
     metrics.json      test accuracy, loss, per-class report, confusion matrix
+    writer.lock       while a process trains, resumes or evaluates the run: who it is (core/runlock.py)
 
 A ``kill -9`` during an atomic write leaves a hidden temporary file (``.history.csv.k2x9_a0q.csv``,
 see core/atomic.py). Such files are never one of the run's files (:attr:`RunInfo.files`), and
@@ -27,18 +28,20 @@ import logging
 import math
 import os
 import re
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core import atomic, paths, run_problems
+from core import atomic, paths, run_problems, writable
 from core.backup import BACKUP_DIR, backup_epoch
 from core.errors import RunError
 
 log = logging.getLogger(__name__)
 
 STATES = ("running", "finished", "stopped", "failed", "interrupted")
+LOCK_NAME = "writer.lock"  # held by the process writing the run (core/runlock.py); not one of its files
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 
 
@@ -48,9 +51,13 @@ def _slug(text: str) -> str:
 
 
 def create_run(config: dict[str, Any], dataset_name: str, workspace: Path | None = None) -> Path:
-    """Make a new, uniquely named run folder and write its config and initial status."""
-    root = paths.runs_dir(workspace)
-    root.mkdir(parents=True, exist_ok=True)
+    """Make a new, uniquely named run folder and write its config and initial status.
+
+    A workspace that cannot be written (read-only, a file, a full disk) is a sentence
+    (:func:`core.writable.check_workspace`), and a folder whose first files cannot be written is
+    removed again: no empty run folder is left behind.
+    """
+    root = writable.check_workspace(workspace)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{_slug(config.get('model', 'model'))}-{_slug(Path(dataset_name).name or dataset_name)}"
     for i in range(1000):
@@ -62,8 +69,12 @@ def create_run(config: dict[str, Any], dataset_name: str, workspace: Path | None
             continue
     else:  # pragma: no cover - a thousand runs in one second
         raise RunError(f"Could not create a run folder in {root}")
-    atomic.write_json(run_dir / "config.json", config)
-    write_status(run_dir, state="running", started=_now(), pid=os.getpid(), epochs_done=0)
+    try:
+        atomic.write_json(run_dir / "config.json", config)
+        write_status(run_dir, state="running", started=_now(), pid=os.getpid(), epochs_done=0)
+    except OSError as exc:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise writable.cannot_write(run_dir, exc, workspace=workspace) from exc
     return run_dir
 
 
@@ -122,7 +133,9 @@ class HistoryWriter:
         writer.writeheader()
         for r in self.rows:
             writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
-        atomic.write_text(self.path, buf.getvalue())
+        text = buf.getvalue()
+        writable.ensure_space(self.path.parent, len(text))  # a full disk: a sentence, not a crash mid-write
+        atomic.write_text(self.path, text)
 
 
 def parse_history(text: str) -> tuple[list[dict[str, float]], bool]:
@@ -400,7 +413,7 @@ def read_run(run_dir: str | Path) -> RunInfo:
     except OSError as exc:
         raise RunError(f"The run folder {run_dir} cannot be read.", detail=str(exc)) from exc
     temporary = {n for n in names if atomic.is_temp_name(n)}
-    names -= temporary
+    names -= temporary | {LOCK_NAME}
     info.files = sorted(names)
     info.config = _read_object(info, "config.json") or {}
     if "metrics.json" in names:

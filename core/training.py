@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import atomic, cards, evaluation, models, runs
+from core import atomic, cards, evaluation, models, runlock, runs, writable
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
 from core.config import TrainConfig, config_from_run, drop_folder_settings, load_config_dataset
 from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
@@ -209,6 +209,7 @@ def train(
     reporter = reporter or NullReporter()
     cancel = cancel or CancelToken()
     config.validate()
+    writable.check_workspace(workspace)  # read-only, a file or a full disk: said before anything loads
     started = time.perf_counter()
     if dataset is None:
         dataset = load_config_dataset(config, reporter)
@@ -223,7 +224,8 @@ def train(
         reporter.on_message(f"... and {len(dataset.skipped) - 20} more skipped files (see dataset.json)")
 
     run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
-    return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, started, command))
+    with runlock.hold(run_dir, "training"):  # one run folder, one writer
+        return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, started, command))
 
 
 def check_splits(config: TrainConfig, dataset) -> None:
@@ -273,8 +275,14 @@ def resume_run(
     Weights, optimizer state and the epoch count come from the run's backup (its last whole
     epoch); the history is kept up to that epoch, so curves continue without a gap or a repeat;
     the best model so far is remembered. The learning-rate schedule follows the epoch number.
+    A run whose epochs are all trained but whose model was never saved is finished (saved and
+    evaluated). Another process writing the run (core/runlock.py) is a RunError.
     """
-    run_dir = Path(run_dir)
+    with runlock.hold(Path(run_dir), "training"):  # one run folder, one writer
+        return _resume(Path(run_dir), reporter, cancel, extra_epochs, dataset)
+
+
+def _resume(run_dir: Path, reporter, cancel, extra_epochs: int, dataset) -> RunResult:
     reporter = reporter or NullReporter()
     cancel = cancel or CancelToken()
     info = runs.read_run(run_dir)
@@ -344,13 +352,15 @@ def _out_of_memory(exc: BaseException) -> bool:
 def _explain(exc: BaseException) -> str:
     if _out_of_memory(exc):
         return "Training ran out of memory. Try a smaller batch size, smaller images or a smaller model."
-    if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
-        return "The disk is full: free some space (or move the workspace) and resume the run."
+    if writable.is_disk_full(exc):
+        return str(writable.disk_full())  # the one full-disk sentence (core/writable.py)
     return f"Training failed: {type(exc).__name__}: {exc}"
 
 
 def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_from: int = 0) -> RunResult:
     import keras
+
+    from core.callbacks import save_size
 
     if resume_from == 0:
         atomic.write_json(run_dir / "dataset.json", dataset.describe())
@@ -439,6 +449,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         hyperparameters=config.to_dict(),
         command=command,
     )
+    writable.ensure_space(run_dir, 2 * save_size(model))  # last.keras, and model.keras after it
     atomic.write_with(run_dir / "last.keras", model.save)
     cards.write_card(run_dir / "last.keras", cards.make_card(**card_common, metrics={"epochs": records.epochs_done}))
     # Often the last epoch is the best: then model.keras is last.keras again, copied, not re-saved.
@@ -459,6 +470,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
     if best_is_last:
         atomic.copy_file(run_dir / "last.keras", run_dir / "model.keras")
     else:
+        writable.ensure_space(run_dir, save_size(model))
         atomic.write_with(run_dir / "model.keras", model.save)
     cards.write_card(run_dir / "model.keras", cards.make_card(**card_common, metrics=metrics))
     seconds = time.perf_counter() - started + float(runs.read_status(run_dir).get("seconds") or 0) * bool(resume_from)
