@@ -330,12 +330,16 @@ def _guarded(run_dir: Path, job):
     except BaseException as exc:
         message = str(exc) if isinstance(exc, WorkbenchError) else _explain(exc)
         log.error("Run %s failed: %s", run_dir.name, message, exc_info=True)
-        runs.write_status(
-            run_dir, state="failed", error=message, traceback=traceback.format_exc(), finished=runs._now()
-        )
+        try:
+            runs.write_status(
+                run_dir, state="failed", error=message, traceback=traceback.format_exc(), finished=runs._now()
+            )
+        except OSError:  # a disk too full even for that: the run reads "interrupted" once this process ends
+            log.warning("The status of run %s could not be written", run_dir.name, exc_info=True)
         if isinstance(exc, WorkbenchError) or not isinstance(exc, Exception):
             raise
         error_class = OutOfMemoryError if _out_of_memory(exc) else WorkbenchError
+        error_class = writable.DiskFullError if writable.is_disk_full(exc) else error_class
         raise error_class(message, detail=traceback.format_exc()) from exc
 
 

@@ -264,6 +264,37 @@ def test_a_disk_that_fills_during_training_fails_before_the_next_save_with_the_o
     assert result.state == "finished" and result.epochs_done == 3
 
 
+def test_a_full_disk_the_system_reports_mid_save_is_the_same_sentence_even_when_the_status_cannot_be_written(
+    tiny_dataset, tmp_path, monkeypatch
+):
+    import errno
+
+    from core import writable
+    from core.config import TrainConfig
+    from core.training import train
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def refuse_backup(real, target_at: int = 0):
+        def write(*args, **kwargs):
+            if Path(args[target_at]).name == "latest.weights.h5":  # the backup: the disk fills there
+                no_space()
+            return real(*args, **kwargs)
+
+        return write
+
+    def refuse_failed_status(real):
+        return lambda run_dir, **fields: no_space() if fields.get("state") == "failed" else real(run_dir, **fields)
+
+    monkeypatch.setattr(atomic, "write_with", refuse_backup(atomic.write_with))
+    monkeypatch.setattr(atomic, "copy_file", refuse_backup(atomic.copy_file, target_at=1))
+    monkeypatch.setattr(runs, "write_status", refuse_failed_status(runs.write_status))
+    config = TrainConfig(dataset="tiny", model="simple-cnn-1", batch_size=8, epochs=2, tensorboard=False)
+    with pytest.raises(writable.DiskFullError, match="^The disk is full: free some space"):
+        train(config, workspace=tmp_path, dataset=tiny_dataset)
+
+
 @pytest.mark.parametrize("save", ["history", "backup", "evaluation"])
 def test_each_save_asks_for_its_space_first(save, tmp_path, monkeypatch):
     import numpy as np
