@@ -106,9 +106,10 @@ def model_code_problem(model: Path) -> str | None:
     )
 
 
-def unsaved_model_problem(epochs_done: int, finish_text: str) -> str:
+def unsaved_model_problem(epochs_done: int, best_epoch: int | None) -> str:
     """A run whose epochs are all trained but whose model was never saved (cut short in its final save)."""
+    best = f"epoch {best_epoch}" if best_epoch else "its best epoch"
     return (
         f"all {epochs_done} epochs are trained but model.keras was never saved (the run was cut short while "
-        f"saving); Resume finishes it. {finish_text}"
+        f"saving); Resume finishes it: it saves the model from {best} and evaluates it"
     )

@@ -467,7 +467,7 @@ def read_run(run_dir: str | Path) -> RunInfo:
         else:
             info.problems.append("model.keras is damaged (not a Keras archive); Predict and Export cannot use it")
     elif info.can_finish:
-        info.problems.append(run_problems.unsaved_model_problem(info.backup_epoch, info.finish_text()))
+        info.problems.append(run_problems.unsaved_model_problem(info.backup_epoch, info.best_epoch))
     elif info.state in ("finished", "stopped"):
         info.problems.append("model.keras is missing")
     _check_files(info, names)

@@ -84,6 +84,7 @@ class ResumePrompt(QDialog):
         self.tree.setUniformRowHeights(True)
         self.tree.setHeaderLabels(["Run", "Model and dataset", "Resumes after", "Last saved"])
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setToolTip("Tick the runs to resume or to mark as stopped.")
         for run in self.interrupted:
             info = run.info
@@ -100,6 +101,7 @@ class ResumePrompt(QDialog):
             )
             item.setData(0, PathRole, info.path)
             item.setToolTip(0, str(info.path))
+            item.setToolTip(2, progress_text(run))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(0, Qt.CheckState.Checked)
             self.tree.addTopLevelItem(item)
