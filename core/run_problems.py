@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,29 @@ from core.errors import WorkbenchError
 EVALUATION_ARRAYS = ("y_true.npy", "probs.npy", "indices.npy")
 REEVALUATE = "re-evaluate the run to rebuild it (Gallery > Evaluate now, or python main.py evaluate RUN)"
 _PARSE_LIMIT = 256 * 1024  # a larger dataset.json (long file lists) is only checked at its ends
-_foreign_cache: dict[tuple[str, int, int], list[str]] = {}
+_cache: dict[tuple[str, str, int, int], Any] = {}  # (check, file, mtime, size) -> its answer
 
 
-def config_problem(config: dict[str, Any]) -> str | None:
-    """Settings in config.json that cannot be used (a count given as text, a list for a name)."""
+def _cached(check: str, path: Path, compute: Callable[[], Any]) -> Any:
+    """``compute()``, remembered while ``path`` is unchanged: listing runs again (the Runs tab's poll)
+    checks only what changed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return compute()
+    key = (check, str(path), st.st_mtime_ns, st.st_size)
+    if key not in _cache:
+        if len(_cache) > 8192:
+            _cache.clear()
+        _cache[key] = compute()
+    return _cache[key]
+
+
+def config_problem(config: dict[str, Any], path: Path | None = None) -> str | None:
+    """Settings in config.json that cannot be used (a count given as text, a list for a name);
+    ``path``, the file they were read from, lets the answer be remembered while it is unchanged."""
+    if path is not None:
+        return _cached("config", path, lambda: config_problem(config))
     try:
         TrainConfig.from_dict(config).validate()
     except WorkbenchError as exc:
@@ -87,17 +106,7 @@ def backup_problem(run_dir: Path) -> str | None:
 
 def model_code_problem(model: Path) -> str | None:
     """A model.keras whose config names code from outside Keras: refused when opened (core.inference)."""
-    try:
-        st = os.stat(model)
-    except OSError:
-        return None
-    key = (str(model), st.st_mtime_ns, st.st_size)
-    found = _foreign_cache.get(key)
-    if found is None:
-        found = model_archive.archive_foreign_code(model)
-        if len(_foreign_cache) > 4096:
-            _foreign_cache.clear()
-        _foreign_cache[key] = found
+    found = _cached("code", model, lambda: model_archive.archive_foreign_code(model))
     if not found:
         return None
     return (

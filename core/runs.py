@@ -480,7 +480,7 @@ def _check_files(info: RunInfo, names: set[str]) -> None:
     """The checks of core/run_problems.py on the files that are there (each adds a problem or nothing)."""
     found = []
     if info.config:
-        info.config_problem = run_problems.config_problem(info.config)
+        info.config_problem = run_problems.config_problem(info.config, info.path / "config.json")
         found.append(info.config_problem)
     evaluation_ok = "evaluation.npz" in names and "metrics.json" in names
     if "evaluation.npz" in names:
