@@ -448,3 +448,26 @@ def test_a_run_folder_whose_first_files_cannot_be_written_is_removed(tmp_path, m
     with pytest.raises(writable.DiskFullError, match=f"The workspace {tmp_path} is on a full disk"):
         runs.create_run({"model": "m", "dataset": "d"}, "d", tmp_path)
     assert runs.run_folders(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_two_resumes_of_one_run_started_together_train_it_once(killed_in_final_save, tmp_path):
+    """Issue 13 item 8 end to end: two `python main.py resume RUN` within a second; one writes the run."""
+    run = copy_run(killed_in_final_save, tmp_path)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "main.py", "resume", run.name],
+            cwd=ROOT,
+            env=child_env(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=600), p.stdout.read(), p.stderr.read()) for p in procs]
+    codes = sorted(code for code, _out, _err in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, _out, err in results if code == 2)
+    assert "being written by process" in refused or "still training" in refused, refused
+    assert runs.read_run(run).state == "finished"
