@@ -6,8 +6,9 @@
 * :func:`layer_function` turns a layer path into one compiled ``tf.function`` from raw pixels to
   that layer's output (traced once for any batch size); :mod:`core.features` uses it too.
 * :func:`activations` gives one image's activations: ``(H', W', C')`` for a convolutional layer,
-  ``(D,)`` for a dense one. :class:`ActivationProbe` keeps the compiled functions of one model, so
-  clicking through images or layers costs one model call each.
+  ``(D,)`` for a dense one. :class:`ActivationProbe` keeps ONE compiled function of one model for all
+  its listed layers (traced once), so clicking through images or layers costs one model call each
+  and never traces again.
 * :func:`grid_shape` and :func:`mosaic` lay ``C'`` feature maps out as one image with gaps, which
   the GUI paints with one shared colour scale.
 
@@ -196,21 +197,86 @@ def layer_function(model, name: str, input_shape: Sequence[int] | None = None):
     return tf.function(lambda x: fn(x, training=False), input_signature=[spec], reduce_retracing=True)
 
 
+def layers_model(model, names: Sequence[str]):
+    """A callable ``pixels batch -> {name: layer output}`` for many layer paths in one model call.
+
+    One Keras model per level of nesting: the outer model gives its own layers' outputs and what
+    each nested model is fed; each nested model then gives its layers' outputs.
+    """
+    import keras
+
+    direct: list[str] = []
+    nested: dict[str, list[str]] = {}
+    for name in names:
+        head, sep, rest = name.partition(SEPARATOR)
+        if sep:
+            nested.setdefault(head, []).append(rest)
+        else:
+            direct.append(name)
+    outputs = [find_layer(model, name).output for name in direct]
+    inner: list[tuple[str, Any]] = []
+    for head, rest in nested.items():
+        layer = find_layer(model, head)
+        if not _is_model(layer):
+            raise WorkbenchError(f"'{head}' is not a nested model.")
+        outputs.append(_node_input(layer))
+        inner.append((head, layers_model(layer, rest)))
+    both = keras.Model(_single(model.inputs), outputs)
+
+    def run(x, training=False) -> dict[str, Any]:
+        outs = both(x, training=training)
+        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+        result = dict(zip(direct, outs[: len(direct)], strict=True))
+        for (head, sub), fed in zip(inner, outs[len(direct) :], strict=True):
+            for name, value in sub(fed, training=training).items():
+                result[f"{head}{SEPARATOR}{name}"] = value
+        return result
+
+    return run
+
+
 class ActivationProbe:
-    """One model's compiled layer functions, made once per layer and kept (thread-safe)."""
+    """One model's activations, through ONE compiled function for all of its listed layers.
+
+    The function is traced once (a fixed input signature, any batch size), so clicking through
+    images and layers never traces again: a ``tf.function`` per layer made TensorFlow warn about
+    "retracing" after a few layers. A layer that is not listed gets its own function (thread-safe).
+    """
 
     def __init__(self, model, input_shape: Sequence[int] | None = None) -> None:
         self.model = model
         self.input_shape = tuple(input_shape or tuple(model.inputs[0].shape)[1:])
+        self._layers = {c.name for c in layer_choices(model)}
+        self._all: Any = None
         self._functions: dict[str, Any] = {}
         self._lock = threading.Lock()
 
+    def _all_layers(self):
+        import tensorflow as tf
+
+        with self._lock:
+            if self._all is None:
+                spec = tf.TensorSpec(shape=(None, *self.input_shape), dtype=tf.float32)
+                run = layers_model(self.model, sorted(self._layers))
+                self._all = tf.function(lambda x: run(x, training=False), input_signature=[spec])
+            return self._all
+
     def function(self, layer: str):
+        """A function ``float32 pixels batch -> layer output`` (a per-layer one, for layers not listed)."""
+        if layer in self._layers:
+            fn = self._all_layers()
+            return lambda x: fn(x)[layer]
         with self._lock:
             fn = self._functions.get(layer)
             if fn is None:
                 fn = self._functions[layer] = layer_function(self.model, layer, self.input_shape)
             return fn
+
+    def tracing_count(self) -> int:
+        """How often the probe's functions were traced (1 after any browsing of listed layers)."""
+        with self._lock:
+            functions = [f for f in (self._all, *self._functions.values()) if f is not None]
+        return sum(int(f.experimental_get_tracing_count()) for f in functions)
 
     def __call__(self, image: np.ndarray, layer: str) -> np.ndarray:
         return self.batch(np.asarray(image)[np.newaxis], layer)[0]

@@ -9,7 +9,8 @@ order and several of them read what an earlier one decided in the same hook.
 4. :class:`StopOnNaNLoss` stops training at the first batch whose loss is NaN or infinite.
 5. :class:`LearningRateByEpoch` sets the learning rate at each epoch start (step decay).
 6. :class:`BestWeights` keeps the best epoch's weights, in memory and in ``best.weights.h5``.
-7. :class:`RecordEpochs` writes each whole epoch to ``history.csv`` and ``status.json`` and reports it.
+7. :class:`RecordEpochs` writes each whole epoch to ``history.csv`` and ``status.json`` and reports it
+   (its ``lr`` is the rate the epoch trained with: the one at its first step).
 8. :class:`AtomicBackup` backs up weights, optimizer state and epoch count; it restores them at start.
 
 A half epoch cut by Stop, and an epoch whose loss became NaN, is not recorded, not scored and not
@@ -32,6 +33,7 @@ import numpy as np
 
 from core import atomic, runs, writable
 from core.reporting import CancelToken, Reporter
+from core.run_time import RunTime
 
 BACKUP_WEIGHTS = "latest.weights.h5"  # the names keras.callbacks.BackupAndRestore uses
 BACKUP_METADATA = "training_metadata.json"
@@ -65,7 +67,7 @@ class EpochClock(keras.callbacks.Callback):
 
     ``cut_short`` says whether the epoch that just ended was stopped part-way by a cancel, or
     ``broken`` (by :class:`StopOnNaNLoss`: its weights are NaN); the callbacks after this one skip
-    such an epoch. Put it first, so ``seconds`` is the epoch's own time.
+    such an epoch. Put it first, so ``seconds`` is the epoch's own time (paused time left out).
     """
 
     def __init__(self, steps: int, cancel: CancelToken) -> None:
@@ -75,6 +77,7 @@ class EpochClock(keras.callbacks.Callback):
         self.epoch = 0
         self.batches = 0
         self.started = time.perf_counter()
+        self.paused_at_start = cancel.paused_seconds
         self.seconds = 0.0
         self.broken = False
 
@@ -82,12 +85,14 @@ class EpochClock(keras.callbacks.Callback):
         self.epoch = epoch
         self.batches = 0
         self.started = time.perf_counter()
+        self.paused_at_start = self.cancel.paused_seconds
 
     def on_train_batch_end(self, batch, logs=None):
         self.batches += 1
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds = time.perf_counter() - self.started
+        paused = self.cancel.paused_seconds - self.paused_at_start  # held by Pause: not the epoch's time
+        self.seconds = max(0.0, time.perf_counter() - self.started - paused)
 
     @property
     def cut_short(self) -> bool:
@@ -228,8 +233,8 @@ class BestWeights(keras.callbacks.Callback):
 
 class RecordEpochs(keras.callbacks.Callback):
     """Appends each whole epoch to the run's history (metrics, ``lr``, ``seconds``), updates its
-    status (epochs done, best epoch) and tells the reporter. Put it after :class:`BestWeights`,
-    whose best epoch the status records."""
+    status (epochs done, best epoch, the run's times so far: core/run_time.py) and tells the
+    reporter. Put it after :class:`BestWeights`, whose best epoch the status records."""
 
     def __init__(
         self,
@@ -238,6 +243,7 @@ class RecordEpochs(keras.callbacks.Callback):
         reporter: Reporter,
         clock: EpochClock,
         best: BestWeights,
+        times: RunTime | None = None,
     ) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
@@ -245,17 +251,26 @@ class RecordEpochs(keras.callbacks.Callback):
         self.reporter = reporter
         self.clock = clock
         self.best = best
+        self.times = times
         self.epochs_done = len(history.rows)
+        self.epoch_rate: float | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # The rate the epoch trains with, read before its first step (after LearningRateByEpoch
+        # set it): at the epoch's end a schedule has moved on (a cosine one to 0 in the last epoch).
+        self.epoch_rate = current_learning_rate(self.model.optimizer)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.clock.cut_short:
             return  # a cancelled, half-done epoch is not recorded
         logs = plain_floats(logs)
-        logs["lr"] = current_learning_rate(self.model.optimizer)
+        rate = self.epoch_rate
+        logs["lr"] = current_learning_rate(self.model.optimizer) if rate is None else rate
         logs["seconds"] = self.clock.seconds
         self.epochs_done = epoch + 1
         self.history.append({"epoch": epoch + 1, **logs})
-        runs.write_status(self.run_dir, epochs_done=epoch + 1, best_epoch=self.best.epoch)
+        times = self.times.status_fields() if self.times is not None else {}
+        runs.write_status(self.run_dir, epochs_done=epoch + 1, best_epoch=self.best.epoch, **times)
         self.reporter.on_epoch(epoch, logs)
 
 

@@ -1,7 +1,11 @@
 """Model cards: the JSON file beside every saved model (``model.keras`` -> ``model.json``).
 
 A card records what a person needs to use the model without the app's help: class names, input
-shape and colour mode, dataset, architecture, hyper-parameters, metrics, app version and date.
+shape and colour mode, dataset, architecture, hyper-parameters, metrics, app version and date,
+how it was trained (``compute``: precision and devices; the saved model itself is float32), and
+the background of the training images (``background``: their typical border colour, ``[v]`` grey or
+``[r, g, b]``), onto which Predict flattens transparent pictures. Older cards have no background;
+transparency is then flattened onto white.
 Models without a card still load; the app then infers the input shape and number of classes and
 asks only for class names.
 """
@@ -32,6 +36,8 @@ def make_card(
     hyperparameters: dict[str, Any],
     metrics: dict[str, Any] | None = None,
     command: str | None = None,
+    background: list[int] | None = None,
+    compute: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     shape = [int(v) for v in input_shape]
     card = {
@@ -48,7 +54,21 @@ def make_card(
     }
     if command:
         card["command"] = command
+    if background is not None:
+        card["background"] = [int(v) for v in background]
+    if compute:
+        card["compute"] = compute  # the precision and devices the model was trained with (core/compute.py)
     return card
+
+
+def background(card: dict[str, Any] | None) -> tuple[int, ...] | None:
+    """The training images' background a card records (``(v,)`` or ``(r, g, b)``), None if it has none."""
+    value = (card or {}).get("background")
+    if not isinstance(value, list) or len(value) not in (1, 3):
+        return None
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value):
+        return None
+    return tuple(value)
 
 
 def write_card(model_path: str | Path, card: dict[str, Any]) -> Path:

@@ -142,7 +142,7 @@ def center_loss_model(model, num_classes: int, weight: float, layer: str = DEFAU
             f"The centre loss needs a layer called '{layer}' in the model, and {model.name} has none."
         ) from exc
     labels = keras.Input(shape=(), dtype="int32", name="labels")
-    head = CenterLoss(num_classes, weight, alpha=alpha, name="center_loss")
+    head = CenterLoss(num_classes, weight, alpha=alpha, name="center_loss", dtype="float32")  # also when mixed
     probs = head([features, labels, model.output])
     return keras.Model({"pixels": model.inputs[0], "labels": labels}, probs, name=f"{model.name}_center_loss")
 
@@ -160,11 +160,9 @@ def prepare_center_loss(model, config, num_classes: int, train_ds, val_ds, optim
     Returns ``(fit_model, train_ds, val_ds)``: the compiled wrapper (sparse cross-entropy,
     ``accuracy``) and the pipelines mapped to feed it. ``model`` itself is left uncompiled.
     """
-    import tensorflow as tf
-
     fit_model = center_loss_model(model, num_classes, float(config.center_loss_weight), feature_layer_name(config))
     fit_model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    train_ds = with_labels(train_ds).prefetch(tf.data.AUTOTUNE)
+    train_ds = with_labels(train_ds).prefetch(2)  # bounded, as core.training.PREFETCH_BATCHES
     return fit_model, train_ds, with_labels(val_ds)
 
 

@@ -17,18 +17,11 @@ from pathlib import Path
 from core import __version__
 from core.errors import WorkbenchError
 from core.logs import setup_logging
-from core.reporting import CancelToken, NullReporter, format_epoch_line
+from core.reporting import CancelToken, NullReporter, format_duration, format_epoch_line
 
 
 def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _fmt_time(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class TerminalReporter(NullReporter):
@@ -70,7 +63,7 @@ class TerminalReporter(NullReporter):
         eta = elapsed / done - elapsed if done > 0 else 0
         acc = logs.get("accuracy")
         metrics = f"loss {logs.get('loss', float('nan')):.4f}" + (f" acc {acc:.4f}" if acc is not None else "")
-        self._bar(done, f"epoch {epoch + 1}/{self.epochs} {metrics} ETA {_fmt_time(eta)}")
+        self._bar(done, f"epoch {epoch + 1}/{self.epochs} {metrics} ETA {format_duration(eta)}")
 
     def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
         self._clear()
@@ -151,6 +144,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         limit=args.limit,
         tensorboard=not args.no_tensorboard,
         center_loss_weight=args.center_loss,
+        precision=args.precision,
+        devices=args.devices,
         name=args.name or "",
     )
     if args.save_model:
@@ -290,6 +285,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         best, p = res.top[0]
         rest = ", ".join(f"{n} {q:.3f}" for n, q in res.top[1:])
         print(f"{res.path}: {best} ({p:.3f})" + (f"  [{rest}]" if rest else ""))
+        for note in res.notes:  # an animation's first frame, transparency filled
+            print(f"    note: {note}")
     return 1 if failures == len(files) else 0
 
 
@@ -409,6 +406,9 @@ def _sweep_plan(args: argparse.Namespace):
         base["limit"] = args.limit
     if args.batch_size is not None:
         base["batch_size"] = args.batch_size
+    for key in ("precision", "devices"):
+        if getattr(args, key) is not None:
+            base[key] = getattr(args, key)
     for key, value in args.set or []:
         base[key] = value
     for key, value in args.option or []:
@@ -573,6 +573,7 @@ def _add_study_parsers(sub) -> None:
     sw.add_argument("--epochs", type=int, default=None, help="epochs per trial")
     sw.add_argument("--batch-size", type=int, default=None)
     sw.add_argument("--limit", type=int, default=None, help="use at most this many training images")
+    _add_compute_arguments(sw, None)
     sw.add_argument("--vary", action="append", metavar="KEY=VALUES", help="a factor (repeat for more)")
     sw.add_argument(
         "--set", type=_parse_option, action="append", metavar="KEY=VALUE", help="a fixed (baseline) setting"
@@ -605,6 +606,20 @@ def _add_study_parsers(sub) -> None:
     fmt.add_argument("--csv", action="store_true", help="as CSV")
     fmt.add_argument("--markdown", action="store_true", help="as a Markdown table")
     st.set_defaults(func=cmd_study)
+
+
+def _add_compute_arguments(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """--precision and --devices (train: their defaults; sweep: None, the plan's own)."""
+    from core.devices import DEVICES_HELP, PRECISIONS
+
+    parser.add_argument(
+        "--precision",
+        default=default,
+        metavar="|".join(PRECISIONS),
+        help="auto: mixed where the hardware is fast at it (tensor-core GPUs, CPUs with bfloat16 units), "
+        "else float32 (see 'devices')",
+    )
+    parser.add_argument("--devices", default=default, metavar="LIST", help=f"where to train: {DEVICES_HELP}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -659,6 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")
     t.add_argument("--seed", type=int, default=d.seed)
+    _add_compute_arguments(t, "auto")
     t.add_argument("--limit", type=int, default=None, help="use at most this many training images")
     t.add_argument("--name", default="", help="a label for the run")
     t.add_argument("--save-model", metavar="PATH", help="also copy the best model and its card to PATH (.keras)")
@@ -677,7 +693,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("export", help="export a run's model (or a .keras file) and check the export")
     x.add_argument("source", help="a run (folder or name) or a .keras file")
-    x.add_argument("--format", choices=("keras", "savedmodel", "tflite"), default="tflite")
+    x.add_argument(
+        "--format",
+        choices=("keras", "savedmodel", "tflite", "onnx"),
+        default="tflite",
+        help="onnx needs the optional extra: pip install 'cnn-workbench[onnx]'",
+    )
     x.add_argument("--to", dest="target", help="where to write it (default: beside the model)")
     x.add_argument("--force", action="store_true", help="replace an earlier export of the same kind at that place")
     x.set_defaults(func=cmd_export)

@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import datasets
+from core.devices import PRECISIONS, parse_devices
 from core.errors import RunError, WorkbenchError
 from core.reporting import Reporter
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("none", "step", "cosine", "plateau")
 MAX_LEARNING_RATE = 10.0  # the Train tab's largest; 1e30 or inf overflow the loss to NaN at once
+#: The precision of configs written before the setting existed: every run then trained in float32,
+#: so resuming one (or training it again) keeps doing so; new configs default to "auto".
+LEGACY_PRECISION = "float32"
 MAX_SEED = 2**31 - 1  # the Train tab's largest; NumPy takes 0 to 2**32 - 1 and resuming adds the epoch
 INTEGER_FIELDS = ("step_epochs", "plateau_patience", "batch_size", "epochs", "patience", "seed")
 NUMBER_FIELDS = (
@@ -77,6 +81,8 @@ class TrainConfig:
     limit: int | None = None  # use at most this many training images (quick experiments)
     tensorboard: bool = True  # write TensorBoard logs in the run folder
     center_loss_weight: float = 0.0  # > 0 adds a centre-loss term on the "features" layer (core/center_loss.py)
+    precision: str = "auto"  # "auto", "float32" or "mixed" (core.devices.resolve_precision decides)
+    devices: str = "auto"  # "auto" (all GPUs, else the CPU), "cpu", or e.g. "gpu:0,gpu:1"
     name: str = ""  # optional label for the run
 
     def validate(self) -> None:
@@ -159,6 +165,15 @@ class TrainConfig:
             )
         if self.color_mode not in ("auto", "grayscale", "rgb"):
             problems.append("colour mode must be auto, grayscale or rgb")
+        if self.precision not in PRECISIONS:
+            problems.append(
+                f"the precision must be auto, float32 or mixed (not {self.precision!r}; mixed uses float16 on "
+                "GPUs and bfloat16 on CPUs that have bfloat16 units)"
+            )
+        try:
+            parse_devices(self.devices)
+        except WorkbenchError as exc:
+            problems.append(str(exc)[0].lower() + str(exc)[1:].rstrip("."))
         if problems:
             raise WorkbenchError("Check the settings: " + "; ".join(problems) + ".")
 
@@ -167,8 +182,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """A config from a dict (a run's config.json, a card, settings); unknown keys are ignored.
+
+        A dict without ``precision`` was written before the setting existed, when every run
+        trained in float32: it reads as :data:`LEGACY_PRECISION`, so resuming an old run keeps
+        its precision (and its optimizer state's layout). Other missing keys take the defaults.
+        """
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{"precision": LEGACY_PRECISION, **{k: v for k, v in data.items() if k in known}})
 
     @property
     def augments(self) -> bool:

@@ -29,6 +29,11 @@ from core.errors import WorkbenchError
 #: /proc/cpuinfo flags of the units that make bfloat16 matrix work fast.
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 PRECISIONS = ("auto", "float32", "mixed")
+#: A test and benchmark switch, not a user setting: split the CPU into this many logical devices
+#: (read only by :func:`split_cpu_if_asked`), so that training on several devices
+#: (``tf.distribute.MirroredStrategy``) can be tried on a machine without GPUs.
+LOGICAL_CPUS_ENV = "CNN_WORKBENCH_LOGICAL_CPUS"
+DEVICES_HELP = "auto, cpu, or a list such as gpu:0,gpu:1"
 #: The oldest GPU generation with float16 tensor cores (Volta).
 MIN_FLOAT16_CAPABILITY = (7, 0)
 
@@ -132,8 +137,58 @@ def gpu_info() -> tuple[GPU, ...]:
     return tuple(gpus)
 
 
+def split_cpu_if_asked() -> int:
+    """Apply :data:`LOGICAL_CPUS_ENV` (when set) and return the number of logical CPU devices asked for.
+
+    TensorFlow takes a logical-device split only before it initialises its devices, so this runs
+    first in :func:`detect` and in ``core.compute.plan_run``; later calls find it done.
+    """
+    text = os.environ.get(LOGICAL_CPUS_ENV, "").strip()
+    if not text:
+        return 1
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise WorkbenchError(f"{LOGICAL_CPUS_ENV} must be a whole number from 1 to 64, not '{text}'.")
+    count = int(text)
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    if len(tf.config.get_logical_device_configuration(cpu) or [None]) == count:
+        return count
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
+    except RuntimeError as exc:
+        raise WorkbenchError(
+            f"{LOGICAL_CPUS_ENV}={count} came too late: TensorFlow had already set up its devices. "
+            "Set it before the program starts."
+        ) from exc
+    return count
+
+
+def parse_devices(text: str) -> tuple[str, ...] | None:
+    """The devices a ``devices`` setting names: ``None`` for ``auto``, else ``("gpu:0", "gpu:1")`` or ``("cpu:0",)``.
+
+    Raises WorkbenchError with the text given when it is not ``auto``, ``cpu`` or a list of
+    ``gpu:N`` (or ``cpu:N``, the logical CPUs of the test switch), or mixes GPUs and the CPU.
+    """
+    given = str(text).strip().lower()
+    if given in ("", "auto"):
+        return None
+    names = []
+    for part in given.split(","):
+        kind, colon, index = part.strip().partition(":")
+        if kind == "cpu" and not colon:
+            index = "0"
+        if kind not in ("cpu", "gpu") or not index.isdigit():
+            raise WorkbenchError(f"The devices must be {DEVICES_HELP} (not '{text}').")
+        names.append(f"{kind}:{int(index)}")
+    if len({name.partition(":")[0] for name in names}) > 1:
+        raise WorkbenchError(f"Train on GPUs or on the CPU, not both (devices '{text}').")
+    return tuple(dict.fromkeys(names))
+
+
 def detect() -> Devices:
     """This machine's CPU, its GPUs and the TensorFlow build (imports TensorFlow)."""
+    split_cpu_if_asked()
     import keras
     import tensorflow as tf
 

@@ -1,5 +1,6 @@
 """Ensembles: several models with the same classes vote by averaging their probabilities.
 
+* :func:`member_labels` names the members, distinct even when their files look alike.
 * :func:`check_compatible` makes sure the models can be combined (same class names, same order).
 * :func:`ensemble_predict` averages the members' probabilities for images already prepared for
   each member: members may take different input sizes or colour modes, so each gets its own input,
@@ -25,8 +26,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core import labels
 from core.errors import ImageError, ModelError
-from core.images import open_image, to_8bit, to_model_input
+from core.images import open_image, reading_notes, to_8bit, to_model_input
 from core.inference import DEFAULT_BATCH_SIZE, LoadedModel, Predictor, top_k_rows
 from core.reporting import CancelToken
 
@@ -35,6 +37,15 @@ THUMBNAIL_SIZE = 48
 
 def _label(model: LoadedModel) -> str:
     return f"{model.title} ({model.path.name})" if model.title != model.path.name else model.path.name
+
+
+def member_labels(models: Sequence[LoadedModel]) -> list[str]:
+    """How an ensemble names its members (members list, votes table, CSV headers): distinct labels.
+
+    A run's model by :func:`core.labels.model_labels` (its name, or what sets it apart from the other
+    members, its date and test accuracy); any other file by its card's title. Reads only JSON files.
+    """
+    return labels.model_labels([m.path for m in models], [m.title for m in models])
 
 
 def check_compatible(models: Sequence[LoadedModel]) -> list[str]:
@@ -73,14 +84,22 @@ def check_compatible(models: Sequence[LoadedModel]) -> list[str]:
     return names
 
 
-def prepare_inputs(image: Image.Image, shapes: Iterable[Sequence[int]]) -> list[np.ndarray]:
-    """``image`` as each model takes it: one uint8 ``(H, W, C)`` array per shape (shared when equal)."""
-    made: dict[tuple[int, ...], np.ndarray] = {}
+def prepare_inputs(
+    image: Image.Image, shapes: Iterable[Sequence[int]], backgrounds: Sequence | None = None
+) -> list[np.ndarray]:
+    """``image`` as each model takes it: one uint8 ``(H, W, C)`` array per shape (shared when equal).
+
+    ``backgrounds``: each model's training background (``LoadedModel.background``), onto which
+    transparency is filled; None: white for all.
+    """
+    shapes = [tuple(int(v) for v in shape) for shape in shapes]
+    backgrounds = list(backgrounds) if backgrounds is not None else [None] * len(shapes)
+    made: dict[tuple, np.ndarray] = {}
     out = []
-    for shape in shapes:
-        key = tuple(int(v) for v in shape)
+    for shape, background in zip(shapes, backgrounds, strict=True):
+        key = (shape, background)
         if key not in made:
-            made[key] = to_model_input(image, key)
+            made[key] = to_model_input(image, shape, background)
         out.append(made[key])
     return out
 
@@ -139,6 +158,7 @@ class SourceResult:
     member_probs: np.ndarray | None = field(default=None, repr=False)
     thumbnail: np.ndarray | None = field(default=None, repr=False)
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # how it was read (core.images.reading_notes)
 
     @property
     def ok(self) -> bool:
@@ -186,19 +206,25 @@ def read_source(
     item: Path | InMemoryImage,
     shapes: Sequence[tuple[int, int, int]],
     *,
+    backgrounds: Sequence | None = None,
     thumbnail_size: int | None = THUMBNAIL_SIZE,
     min_size: int | None = None,
-) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """One image as each of ``shapes`` takes it (uint8 arrays, in order) and its thumbnail (or None).
+) -> tuple[list[np.ndarray], np.ndarray | None, list[str]]:
+    """One image as each of ``shapes`` takes it (uint8 arrays, in order), its thumbnail (or None) and
+    the notes on how it was read (:func:`core.images.reading_notes`, for the first model).
 
     What :func:`predict_sources` does for each source; raises :class:`ImageError` for a file that
-    cannot be read. ``min_size`` as for :func:`core.images.open_image`.
+    cannot be read. ``backgrounds`` as for :func:`prepare_inputs`; ``min_size`` as for
+    :func:`core.images.open_image`.
     """
     img = item.image if isinstance(item, InMemoryImage) else open_image(item, min_size=min_size)
-    keys = [tuple(int(v) for v in shape) for shape in shapes]
-    inputs = {key: to_model_input(img, key) for key in keys}
-    thumb = _thumbnail(img, thumbnail_size, inputs) if thumbnail_size else None
-    return [inputs[key] for key in keys], thumb
+    backgrounds = list(backgrounds) if backgrounds is not None else [None] * len(shapes)
+    arrays = prepare_inputs(img, shapes, backgrounds)
+    thumb = None
+    if thumbnail_size:
+        plain = {tuple(a.shape): a for a, b in zip(arrays, backgrounds, strict=True) if b is None}
+        thumb = _thumbnail(img, thumbnail_size, plain)
+    return arrays, thumb, reading_notes(img, backgrounds[0] if backgrounds else None)
 
 
 #: Reading the next batch while the model predicts the current one needs cores to spare. On 2
@@ -259,11 +285,11 @@ def predict_sources(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     names = list(predictors[0].class_names)
-    shapes = [tuple(p.input_shape) for p in predictors]
-    distinct = list(dict.fromkeys(shapes))
-    member_slot = [distinct.index(s) for s in shapes]
+    keys = [(tuple(p.input_shape), getattr(p, "background", None)) for p in predictors]
+    distinct = list(dict.fromkeys(keys))
+    member_slot = [distinct.index(k) for k in keys]
     # JPEGs may decode at a reduced scale, never below twice the largest input (or the thumbnail).
-    min_size = 2 * max([max(s[0], s[1]) for s in distinct] + [thumbnail_size or 0])
+    min_size = 2 * max([max(s[0], s[1]) for s, _b in distinct] + [thumbnail_size or 0])
     items: list[Path | InMemoryImage] = [s if isinstance(s, InMemoryImage | Path) else Path(s) for s in sources]
     chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     cores = os.cpu_count() or 1
@@ -277,7 +303,13 @@ def predict_sources(
 
     def prepare(item: Path | InMemoryImage) -> tuple[list[np.ndarray], np.ndarray | None] | str:
         try:
-            return read_source(item, distinct, thumbnail_size=thumbnail_size, min_size=min_size)
+            return read_source(
+                item,
+                [shape for shape, _b in distinct],
+                backgrounds=[b for _s, b in distinct],
+                thumbnail_size=thumbnail_size,
+                min_size=min_size,
+            )
         except ImageError as exc:
             return str(exc)
         except MemoryError:
@@ -339,6 +371,7 @@ def predict_sources(
                         probs=probs,
                         member_probs=members[:, row],
                         thumbnail=p[1],
+                        notes=p[2],
                     )
                 results.append(result)
                 if on_result is not None:
@@ -360,6 +393,7 @@ class FileResult:
     top: list[tuple[str, float]] | None = None
     probs: np.ndarray | None = field(default=None, repr=False)
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # how it was read (first frame, transparency filled)
 
     @property
     def ok(self) -> bool:
@@ -388,7 +422,9 @@ def predict_files(
     results: list[FileResult] = []
 
     def keep(result) -> None:
-        file_result = FileResult(path=result.source, top=result.top, probs=result.probs, error=result.error)
+        file_result = FileResult(
+            path=result.source, top=result.top, probs=result.probs, error=result.error, notes=result.notes
+        )
         results.append(file_result)
         if on_result is not None:
             on_result(file_result)

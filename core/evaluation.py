@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from core import atomic, runlock, runs, writable
+from core import atomic, runlock, runs, splits, writable
 from core.config import config_from_run, load_config_dataset
 from core.errors import RunError
 from core.inference import compiled_call, load_model
@@ -33,6 +33,7 @@ class Evaluation:
     paths: list[str] | None = None  # folder datasets: the test image files, per row
     report: dict[str, Any] = field(default_factory=dict)
     confusion: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)  # what its last re-evaluation said (files gone, replaced)
 
     @property
     def y_pred(self) -> np.ndarray:
@@ -118,7 +119,7 @@ def evaluate(
     return ev
 
 
-def save_evaluation(run_dir: Path, ev: Evaluation, dataset=None) -> None:
+def save_evaluation(run_dir: Path, ev: Evaluation, dataset=None, *, notes: list[str] | None = None) -> None:
     arrays = {"y_true": ev.y_true, "probs": ev.probs, "indices": ev.indices}
     if ev.paths is not None:
         arrays["paths"] = np.asarray(ev.paths, dtype=str)
@@ -134,6 +135,7 @@ def save_evaluation(run_dir: Path, ev: Evaluation, dataset=None) -> None:
             "confusion": ev.confusion,
             "test_size": int(len(ev.y_true)),
             "dataset": None if dataset is None else dataset.name,
+            "notes": list(notes or []),
         },
     )
 
@@ -191,22 +193,65 @@ def load_evaluation(run_dir: Path) -> Evaluation:
         ev.confusion = None if confusion is None else np.asarray(confusion, dtype=np.int64)
     except (TypeError, ValueError):
         ev.confusion = None  # the gallery computes it again from the labels
+    saved_notes = meta.get("notes") if isinstance(meta, dict) else None
+    ev.notes = [str(n) for n in saved_notes] if isinstance(saved_notes, list) else []
     return ev
 
 
 def evaluate_run(run_dir: Path, *, reporter: Reporter | None = None, cancel: CancelToken | None = None) -> Evaluation:
-    """Re-evaluate a saved run's best model on its dataset's test split and save the result."""
+    """Re-evaluate a saved run's best model on its test files and save the result, saying what changed.
+
+    A folder run is scored on the test files it recorded (core/splits.py), not on a split
+    recomputed from the folder as it is now; recorded files that are gone, or that no longer
+    decode, are named. Replacing a saved evaluation is said, with the old and the new accuracy.
+    Everything said is also kept in ``metrics.json`` (``notes``) for the Gallery.
+    """
     reporter = reporter or NullReporter()
+    run_dir = Path(run_dir)
     info = runs.read_run(run_dir)
     config = config_from_run(info.config, info.name)  # a sentence, not a traceback, for a damaged config
     with runlock.hold(info.path, "evaluating"):  # not while another process trains or evaluates it
         loaded = load_model(info.model_path)
         dataset = load_config_dataset(config, reporter)
+        notes: list[str] = []
+        recorded = splits.recorded_splits(run_dir, dataset)
+        if recorded is not None:
+            dataset = recorded.dataset
+            gone = splits.gone_text(recorded, "test", "scored")
+            if gone:
+                notes.append(gone)
+        elif not dataset.test.in_memory:
+            notes.append(
+                f"Run {info.name} has no record of its test files (it was trained before they were recorded), so "
+                "its test split is recomputed from the folder as it is now; it differs from the run's if the folder "
+                "changed."
+            )
         ev = evaluate(loaded.model, dataset, batch_size=max(64, config.batch_size), reporter=reporter, cancel=cancel)
+        undecodable = sorted(set(range(len(dataset.test))) - {int(i) for i in ev.indices})
+        if undecodable and not dataset.test.in_memory and not (cancel is not None and cancel.cancelled):
+            names = ", ".join(Path(dataset.test.paths[i]).name for i in undecodable[:10])
+            notes.append(f"{len(undecodable)} test files could not be decoded and are not scored: {names}.")
+        previous = _saved_accuracy(run_dir)
+        if previous is not None:
+            notes.append(
+                f"The saved evaluation (test accuracy {previous[0]:.4f} on {previous[1]} images) is replaced by this "
+                f"one (test accuracy {ev.accuracy:.4f} on {len(ev.y_true)} images)."
+            )
+        for note in notes:
+            reporter.on_message(note)
         try:
-            save_evaluation(Path(run_dir), ev, dataset)
+            save_evaluation(run_dir, ev, dataset, notes=notes)
         except (OSError, writable.DiskFullError) as exc:
             if writable.is_disk_full(exc):
                 raise writable.disk_full("evaluate the run again", getattr(exc, "detail", str(exc))) from exc
             raise writable.cannot_write(info.path, exc, f"Evaluating run {info.name}", runlock.COPY_RUN) from exc
     return ev
+
+
+def _saved_accuracy(run_dir: Path) -> tuple[float, int] | None:
+    """``(accuracy, images)`` of the evaluation saved in ``run_dir``, or None."""
+    try:
+        meta = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        return float(meta["accuracy"]), int(meta["test_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,16 +1,22 @@
-"""Exporting a model as .keras (with its card), TensorFlow SavedModel or TensorFlow Lite.
+"""Exporting a model as .keras (with its card), TensorFlow SavedModel, TensorFlow Lite or ONNX.
 
 Every export checks itself: the exported file is loaded back the way its users would load it, run
 on real test images (a few hundred from the run's test set, or the bundled sample for the shipped
 model) and compared with the app's own predictions. The report gives the largest probability
 difference and how many top-1 labels agree; an export whose top-1 labels disagree is not called
 a success. Files and folders are written beside the target first and renamed into place.
+
+ONNX needs the optional extra ``onnx`` (``pip install "cnn-workbench[onnx]"``: tf2onnx converts,
+onnxruntime runs the check). A model with a
+layer the converter cannot express in ONNX is refused with a message naming that layer.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -28,7 +34,12 @@ FORMATS = {
     "keras": "Keras model (.keras) with its card",
     "savedmodel": "TensorFlow SavedModel (folder)",
     "tflite": "TensorFlow Lite (.tflite)",
+    "onnx": "ONNX (.onnx)",
 }
+ONNX_PACKAGES = ("tf2onnx", "onnx", "onnxruntime")
+ONNX_OPSET = 17  # ONNX Runtime 1.16 and later, OpenCV 4.9 and later read it
+ONNX_INSTALL = 'pip install "cnn-workbench[onnx]"  (or: pip install tf2onnx onnx onnxruntime)'
+
 CHECK_IMAGES = 300
 
 
@@ -54,7 +65,24 @@ class ExportReport:
 
 
 def default_suffix(fmt: str) -> str:
-    return {"keras": ".keras", "savedmodel": "", "tflite": ".tflite"}[fmt]
+    return {"keras": ".keras", "savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}[fmt]
+
+
+def missing_packages(fmt: str) -> list[str]:
+    """The optional packages ``fmt`` needs that are not installed (ONNX: tf2onnx, onnx, onnxruntime)."""
+    if fmt != "onnx":
+        return []
+    return [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
+
+
+def missing_text(fmt: str) -> str:
+    """What to do when ``fmt`` needs packages that are missing ("" when none are)."""
+    missing = missing_packages(fmt)
+    if not missing:
+        return ""
+    return f"{FORMATS[fmt]} export needs the optional package{'s' if len(missing) > 1 else ''} " + (
+        f"{', '.join(missing)}. Install {'them' if len(missing) > 1 else 'it'} with: {ONNX_INSTALL}"
+    )
 
 
 class ExportTargetExists(WorkbenchError):
@@ -65,7 +93,7 @@ def _kind_of(path: Path) -> str | None:
     """Which export format an existing path is (None: something else, e.g. a photo or a folder of files)."""
     if path.is_dir():
         return "savedmodel" if (path / "saved_model.pb").exists() else None
-    return {".keras": "keras", ".tflite": "tflite"}.get(path.suffix.lower())
+    return {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}.get(path.suffix.lower())
 
 
 CHOOSE_PLACE = "choose another place for it (--to, or the folder in the export dialog)"
@@ -176,6 +204,90 @@ def _tflite_runner(model_bytes: bytes):
     return run
 
 
+def _all_layers(model) -> list:
+    """Every layer of ``model``, those inside nested models (a Keras Applications backbone) included."""
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out.extend(_all_layers(layer))
+    return out
+
+
+def _layer_of(node_name: str, layers: list) -> tuple[str, str] | None:
+    """The Keras layer (name, class) a TensorFlow/ONNX node name ("model_1/backbone_1/shrink_1/Op") comes
+    from: the deepest part of the name that is a layer's name (Keras may add "_1")."""
+    by_name = {layer.name: layer for layer in layers}
+    for part in reversed(node_name.split("/")[1:]):
+        name = re.sub(r"_\d+$", "", part.split(":")[0])
+        for candidate in (part, name):
+            if candidate in by_name:
+                return candidate, type(by_name[candidate]).__name__
+    return None
+
+
+def _layer_text(node_name: str, layers: list) -> str:
+    found = _layer_of(node_name, layers)
+    return f"the layer '{found[0]}' ({found[1]})" if found else f"the operation {node_name}"
+
+
+def _unconvertible(onnx_path: Path, layers: list) -> list[str]:
+    """Nodes of the converted file that ONNX has no operator for (tf2onnx keeps what it could not convert
+    as TensorFlow ops, and the file then cannot be run), and inputs besides the pixels (values the
+    converter could not fold into the file): one sentence per layer they come from."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path)).graph
+    said: dict[str, str] = {}
+    for node in graph.node:
+        if node.domain not in ("", "ai.onnx") or onnx.defs.has(node.op_type, node.domain):
+            continue
+        what = _layer_text(node.name, layers)
+        said.setdefault(what, f"{what} uses the TensorFlow operation {node.op_type}, which has no ONNX equivalent")
+    initializers = {t.name for t in graph.initializer}
+    for extra in [i.name for i in graph.input if i.name not in initializers][1:]:
+        what = _layer_text(extra, layers)
+        said.setdefault(what, f"{what} needs a value the converter could not put into the file ({extra})")
+    return list(said.values())
+
+
+def _export_onnx(loaded, images: np.ndarray, tmp: Path) -> tuple[Path, np.ndarray]:
+    """Convert to ONNX in ``tmp`` with tf2onnx, check every layer converted, run the file with onnxruntime
+    on ``images``: ``(file, probabilities)``."""
+    missing = missing_text("onnx")
+    if missing:
+        raise WorkbenchError(missing + ".")
+    import onnxruntime as ort
+    import tensorflow as tf
+    import tf2onnx
+
+    model = loaded.model
+    out = tmp / "model.onnx"
+    spec = (tf.TensorSpec((None, *loaded.input_shape), tf.float32, name="pixels"),)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET, output_path=str(out))
+        except Exception as exc:  # noqa: BLE001 - the converter's failures become one sentence
+            raise WorkbenchError(
+                f"The ONNX converter (tf2onnx) could not convert this model ({type(exc).__name__}: "
+                f"{(str(exc).splitlines() or [''])[0][:200]}). Export it as SavedModel or TFLite instead.",
+                detail=str(exc),
+            ) from exc
+    problems = _unconvertible(out, _all_layers(model))
+    if problems:
+        raise WorkbenchError(
+            "This model cannot be exported as ONNX: " + "; ".join(problems) + ". Export it as SavedModel or "
+            "TFLite instead, or train it without that layer.",
+            detail="\n".join(problems),
+        )
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    x = images.astype(np.float32)
+    got = np.concatenate([session.run(None, {name: x[i : i + 64]})[0] for i in range(0, len(x), 64)])
+    return out, got
+
+
 def export_model(
     model_path: str | Path,
     target: str | Path,
@@ -202,7 +314,13 @@ def export_model(
     expected = Predictor(loaded).predict(images)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        if fmt == "keras":
+        if fmt == "onnx":
+            with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as tmp:
+                made, got = _export_onnx(loaded, images, Path(tmp))
+                atomic.write_bytes(target, made.read_bytes())
+                if loaded.card is not None:
+                    cards.write_card(target, loaded.card)
+        elif fmt == "keras":
             atomic.write_bytes(target, model_path.read_bytes())
             if loaded.card is not None:
                 cards.write_card(target, loaded.card)

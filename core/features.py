@@ -13,9 +13,9 @@
 
 How long t-SNE takes on 2 busy CPU cores (scikit-learn's Barnes-Hut, 1,000 iterations, after PCA
 to 50 dimensions): 5-10 s for 1,000 points, about 55 s for 5,000 and 75 s for 10,000
-(:func:`expected_seconds` holds the measured rate). scikit-learn reports no progress during the
-optimisation, so progress comes in phases (features, PCA, t-SNE) and the GUI shows the time
-elapsed against the expected time. PCA takes well under a second at any of these sizes.
+(:func:`expected_seconds` holds the measured rate). scikit-learn's t-SNE takes no callback and
+cannot be interrupted, so it runs in a child process (:mod:`core.tsne_process`): its printed
+iterations are the progress, and Stop kills it at once. PCA takes well under a second.
 
 Nothing here imports Qt.
 """
@@ -234,21 +234,26 @@ def embed(
     if d > PCA_DIMS and n > PCA_DIMS:
         say(f"PCA to {PCA_DIMS} dimensions")
         reduced = PCA(n_components=PCA_DIMS, random_state=seed).fit_transform(x).astype(np.float32)
-    from sklearn.manifold import TSNE
+    from core.tsne_process import run_tsne
 
     say("t-SNE")
-    tsne = TSNE(
-        n_components=dims,
-        perplexity=float(min(30.0, (n - 1) / 3.0)),
-        init="pca",
-        learning_rate="auto",
-        max_iter=TSNE_MAX_ITER,
-        random_state=seed,
+    what = f"t-SNE (about {expected_seconds(n, method):.0f} s for {n:,} points)"
+    params = {
+        "n_components": dims,
+        "perplexity": float(min(30.0, (n - 1) / 3.0)),
+        "init": "pca",
+        "learning_rate": "auto",
+        "max_iter": TSNE_MAX_ITER,
+        "random_state": seed,
+    }
+    # In a child process that Stop (or closing the app) kills at once: scikit-learn cannot be interrupted.
+    return run_tsne(
+        reduced,
+        params,
+        threads=tsne_threads(),
+        progress=lambda done: reporter.on_progress(done, TSNE_MAX_ITER, what),
+        cancel=cancel,
     )
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=tsne_threads()):
-        return tsne.fit_transform(reduced).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core import atomic, cards, evaluation, paths, run_problems, runs
+from core import atomic, cards, evaluation, labels, paths, run_problems, runs
 from core.config import config_from_run, load_config_dataset
 from core.datasets import load_dataset
 from core.errors import DatasetError, ImageError, RunError, WorkbenchError
@@ -128,9 +128,9 @@ class FileImages:
         return np.asarray(img)
 
     def model_input(self, row: int, input_shape: tuple[int, int, int]) -> np.ndarray:
-        from core.images import to_model_input
+        from core.images import file_to_model_input
 
-        return to_model_input(self._open(row, 2 * max(input_shape[:2])), input_shape)
+        return file_to_model_input(self.files[row], input_shape)
 
     def describe(self, row: int) -> str:
         return self.files[row]
@@ -467,7 +467,7 @@ def load_run(
     raise_if_cancelled(cancel)
     config = info.config or {}
     dataset_name = str(config.get("dataset") or "")
-    notes: list[str] = []
+    notes: list[str] = list(ev.notes)  # what its last re-evaluation said (core.evaluation.evaluate_run)
     if ev.paths is not None:
         reporter.on_progress(0, 1, "Checking the test image files")
         missing = sum(1 for p in ev.paths if not os.path.exists(p))
@@ -616,26 +616,23 @@ class RunEntry:
 
     path: Path
     name: str
-    label: str  # "20261123-131130-simple-cnn-2-mnist-sample · 96.20 %"
+    label: str  # core.labels.run_label: "seed=2 · simple-cnn-2 on mnist-sample · 2026-11-23 13:11 · test 96.20 %"
     viewable: bool
     reason: str | None = None
     can_evaluate: bool = False  # it has a model but no evaluation: "Evaluate now" would help
 
 
-def run_entry(info: runs.RunInfo) -> RunEntry:
-    """What the gallery says about ``info`` (never raises)."""
+def run_entry(info: runs.RunInfo, label: str | None = None) -> RunEntry:
+    """What the gallery says about ``info`` (never raises); ``label``: its :func:`core.labels.run_label`."""
     has_eval = (info.path / "evaluation.npz").exists() and (info.path / "metrics.json").exists()
     has_model = info.model_path.exists()
-    config = info.config or {}
-    what = f"{config.get('model', '?')} on {_dataset_label(config) or '?'}"
+    name = label or labels.run_label(info)
     if has_eval:
-        acc = info.metrics.get("accuracy") if isinstance(info.metrics, dict) else None
-        acc_text = f"{100 * float(acc):.2f} %" if isinstance(acc, (int, float)) and not math.isnan(acc) else "?"
         problems = [p for p in info.problems if "metrics.json" in p or "evaluation.npz" in p]
         if problems:
             reason = problems[0] if "re-evaluate" in problems[0] else f"{problems[0]}; {run_problems.REEVALUATE}"
-            return RunEntry(info.path, info.name, f"{info.name} · {what} · damaged", False, reason, has_model)
-        return RunEntry(info.path, info.name, f"{info.name} · {what} · {acc_text}", True)
+            return RunEntry(info.path, info.name, f"{name} · damaged", False, reason, has_model)
+        return RunEntry(info.path, info.name, name, True)
     state = info.state
     if state == "running":
         short, reason = "still training", "still training; it can be shown once it has finished and been evaluated"
@@ -647,15 +644,16 @@ def run_entry(info: runs.RunInfo) -> RunEntry:
     else:
         short, reason = "not evaluated", f"{state}, but not evaluated on its test set yet"
     can_evaluate = has_model and state != "running"
-    return RunEntry(info.path, info.name, f"{info.name} · {what} · {short}", False, reason, can_evaluate)
+    return RunEntry(info.path, info.name, f"{name} · {short}", False, reason, can_evaluate)
 
 
 def run_entries(workspace: Path | None = None) -> list[RunEntry]:
     """Every run in the workspace, newest first, each saying whether the gallery can show it."""
     out = []
-    for info in runs.list_runs(workspace):
+    infos = runs.list_runs(workspace)
+    for info, label in zip(infos, labels.run_labels(infos), strict=True):
         try:
-            out.append(run_entry(info))
+            out.append(run_entry(info, label))
         except Exception as exc:  # noqa: BLE001 - a strange run folder must not hide the others
             log.warning("Run folder %s cannot be read for the gallery", info.path, exc_info=True)
             out.append(RunEntry(info.path, info.name, f"{info.name} · unreadable", False, repr(exc)))

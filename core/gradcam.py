@@ -7,7 +7,8 @@ a coarse heat map, stretched to the image, of the regions that raise the score o
 * :func:`conv_layers` lists the layers Grad-CAM can look at (convolutions, the last feature map
   before pooling, and the layers inside a nested backbone as ``"backbone/<layer>"``);
   :func:`default_layer` picks the last convolutional map, the usual choice.
-* :func:`gradcam` computes the map for one image at the image's size.
+* :func:`gradcam` computes the map for one image at the image's size; :func:`gradcam_with_fallback`
+  goes back to the previous convolutional layers when a layer's map is empty, and says which it used.
 * :func:`colorize` and :func:`overlay` draw it (a "turbo" colour map, numpy only).
 
 Details that matter:
@@ -410,6 +411,38 @@ def gradcam(
     peak = float(heat.max())
     # Stretching smooths the peak below 1; renormalise so the strongest evidence is 1 at any size.
     return heat / peak if peak > 0 else heat
+
+
+def gradcam_with_fallback(
+    model: keras.Model,
+    image: np.ndarray,
+    class_index: int,
+    layer: str | None = None,
+    *,
+    size: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, str]:
+    """:func:`gradcam`, going back to earlier convolutional layers while the map is empty.
+
+    A map is empty when nothing at that layer speaks for the class (every channel's evidence is
+    negative there), which happens at the last layer for a few images even when the prediction is
+    right. Returns ``(heat, layer used)``: the first non-empty map from ``layer`` (default
+    :func:`default_layer`) backwards through :func:`conv_layers`; all zeros and ``layer`` itself
+    when every earlier layer is empty too.
+    """
+    first = layer or default_layer(model)
+    heat = gradcam(model, image, class_index, first, size=size)
+    if float(np.max(heat, initial=0.0)) > 0.0:
+        return heat, str(first)
+    candidates = conv_layers(model)
+    earlier = candidates[: candidates.index(first)] if first in candidates else []
+    for name in reversed(earlier):
+        try:
+            other = gradcam(model, image, class_index, name, size=size)
+        except ModelError:
+            continue
+        if float(np.max(other, initial=0.0)) > 0.0:
+            return other, name
+    return heat, str(first)
 
 
 def resize_map(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:

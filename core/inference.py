@@ -59,6 +59,11 @@ class LoadedModel:
         return "grayscale" if self.input_shape[2] == 1 else "rgb"
 
     @property
+    def background(self) -> tuple[int, ...] | None:
+        """The background of the training images (the card's), onto which transparency is filled."""
+        return cards.background(self.card)
+
+    @property
     def title(self) -> str:
         """ "``<architecture> on <dataset>`` from the card, or the file name."""
         if self.card:
@@ -338,6 +343,10 @@ class Predictor:
     @property
     def class_names(self) -> list[str]:
         return self.loaded.class_names
+
+    @property
+    def background(self) -> tuple[int, ...] | None:
+        return self.loaded.background
 
     def warm_up(self) -> None:
         """Trace and run the model once on a blank image, so the first real prediction is fast."""

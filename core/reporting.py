@@ -18,6 +18,7 @@ All values passed to a reporter are plain Python numbers and strings.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Protocol
 
 
@@ -83,6 +84,12 @@ class CancelToken:
         self._cancel = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._held = 0.0  # seconds the job spent in wait_while_paused
+
+    @property
+    def paused_seconds(self) -> float:
+        """How long the job has been held by :meth:`wait_while_paused` so far (finished waits)."""
+        return self._held
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -105,9 +112,25 @@ class CancelToken:
 
     def wait_while_paused(self, poll: float = 0.1) -> None:
         """Block the calling (job) thread while paused; return at once if running or cancelled."""
-        while not self._running.wait(poll):
-            if self.cancelled:
-                return
+        if self._running.is_set():
+            return
+        since = time.perf_counter()
+        try:
+            while not self._running.wait(poll):
+                if self.cancelled:
+                    return
+        finally:
+            self._held += time.perf_counter() - since
+
+
+def format_duration(seconds: float | None) -> str:
+    """``m:ss`` or ``h:mm:ss``, as the terminal and the app write a run's time ("" for no time)."""
+    if seconds is None or seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return ""
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class Cancelled(Exception):

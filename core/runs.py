@@ -3,7 +3,8 @@
 Layout of a run folder (every file written atomically, see core/atomic.py)::
 
     config.json       the TrainConfig the run was started with
-    status.json       state (running / finished / stopped / failed / interrupted), epochs done, times, error
+    status.json       state (running / finished / stopped / failed / interrupted), epochs done, error, times:
+                      ``seconds`` active training time, ``wall_seconds`` with pauses (core/run_time.py)
     dataset.json      the dataset's description (classes, shape, counts, skipped files)
     history.csv       one row per finished epoch: epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds
     model.keras/.json the best model (highest validation accuracy) and its card
@@ -132,10 +133,20 @@ class HistoryWriter:
         writer = csv.DictWriter(buf, fieldnames=[*HISTORY_FIELDS, *extra], extrasaction="ignore")
         writer.writeheader()
         for r in self.rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+            writer.writerow({k: _history_cell(k, v) for k, v in r.items()})
         text = buf.getvalue()
         writable.ensure_space(self.path.parent, len(text))  # a full disk: a sentence, not a crash mid-write
         atomic.write_text(self.path, text)
+
+
+def _history_cell(key: str, value: Any) -> Any:
+    """A history.csv cell: the epoch always as an integer (rows read back from the file, as a
+    resumed run keeps them, hold it as a float, which was written ``1.0``), others as they are."""
+    if value is None:
+        return ""
+    if key == "epoch":
+        return int(value)
+    return value
 
 
 def parse_history(text: str) -> tuple[list[dict[str, float]], bool]:
@@ -222,7 +233,8 @@ class RunInfo:
     epochs: int | None = None  # epochs asked for
     best: BestEpoch | None = None
     test_accuracy: float | None = None
-    seconds: float | None = None
+    seconds: float | None = None  # active training time, pauses left out, all resumes (core/run_time.py)
+    wall_seconds: float | None = None  # the same with pauses counted
     history_rows: int = 0
     backup_epoch: int = 0
     has_model: bool = False  # model.keras is there and is a Keras archive
@@ -450,6 +462,9 @@ def read_run(run_dir: str | Path) -> RunInfo:
     info.seconds = _number(status.get("seconds"))
     if info.seconds is None and history:
         info.seconds = sum(r.get("seconds", 0.0) for r in history) or None
+    info.wall_seconds = _number(status.get("wall_seconds"))
+    if info.wall_seconds is None:  # a run from before wall time was kept
+        info.wall_seconds = info.seconds
     info.params = _card_params(info, names)
 
     model = info.model_path

@@ -14,17 +14,17 @@ import importlib.util
 import logging
 import math
 import os
-import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import atomic, cards, evaluation, models, runlock, runs, writable
+from core import atomic, cards, compute, evaluation, images, memory, models, runlock, runs, splits, writable
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
 from core.config import TrainConfig, config_from_run, drop_folder_settings, load_config_dataset
 from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
-from core.reporting import CancelToken, NullReporter, Reporter
+from core.reporting import CancelToken, NullReporter, Reporter, format_duration
+from core.run_time import RunTime
 
 
 @dataclass
@@ -38,13 +38,20 @@ class RunResult:
     test_accuracy: float | None
     test_loss: float | None
     model_path: Path
-    seconds: float
+    seconds: float  # active training time of the whole run, all resumes (core/run_time.py)
+    wall_seconds: float = 0.0  # the same with paused time counted
+    test_images: int | None = None
 
     def summary_line(self) -> str:
+        """The closing line, the same in the terminal and the app's log."""
         acc = "n/a" if self.test_accuracy is None else f"{self.test_accuracy:.4f}"
         loss = "n/a" if self.test_loss is None else f"{self.test_loss:.3f}"
         prefix = "stopped early; " if self.state == "stopped" else ""
-        return f"{prefix}test accuracy {acc} (loss {loss}), run saved in {self.run_dir}"
+        images = "" if self.test_images is None else f" on {self.test_images:,} images"
+        took = f"training took {format_duration(self.seconds)}"
+        if round(self.wall_seconds) > round(self.seconds):
+            took += f" ({format_duration(self.wall_seconds)} with pauses)"
+        return f"{prefix}test accuracy {acc} (loss {loss}){images}; {took}; run saved in {self.run_dir}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,30 +95,41 @@ def _no_autograph(fn):
     return tf.autograph.experimental.do_not_convert(fn)
 
 
+#: Batches each pipeline prepares ahead of the model: enough to keep it busy, and a bound on memory
+#: (autotuning is off, see core.datasets.base.pipeline_options, so AUTOTUNE would grow on demand).
+PREFETCH_BATCHES = 2
+
+
 def train_pipeline(split, image_shape, batch_size: int, seed: int, augmenter=None):
-    """Shuffled, repeated, batched, prefetched ``tf.data`` pipeline and its steps per epoch."""
+    """Shuffled, repeated, batched, prefetched ``tf.data`` pipeline and its steps per epoch.
+
+    Repeated forever and batched across epoch ends, so every one of ``steps`` is a full batch and
+    ``fit`` never runs out of data. Folders shuffle file names before decoding (Split.tf_dataset).
+    """
     import tensorflow as tf
 
-    ds = split.tf_dataset(image_shape)
-    if split.in_memory:
-        ds = ds.cache()
-    ds = ds.shuffle(min(len(split), 20_000), seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = split.tf_dataset(image_shape, shuffle_seed=seed)
     ds = ds.batch(batch_size).map(_no_autograph(_as_float), num_parallel_calls=tf.data.AUTOTUNE)
     if augmenter is not None:
         augment = _no_autograph(lambda x, y: (augmenter(x, training=True), y))
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     steps = max(1, math.ceil(len(split) / batch_size))
-    return ds.prefetch(tf.data.AUTOTUNE), steps
+    return ds.prefetch(PREFETCH_BATCHES), steps
 
 
 def eval_pipeline(split, image_shape, batch_size: int):
-    import tensorflow as tf
+    """The validation pipeline of ``fit`` and its steps: ``(dataset, steps)``.
 
+    One pass is ``steps`` batches (the last one partial); the batches repeat, so that ``fit``,
+    given ``validation_steps=steps``, keeps one iterator and always finds its steps. A finite
+    pipeline whose length tf.data cannot know (``ignore_errors`` drops undecodable files) made
+    Keras print "Your input ran out of data; interrupting training" after every validation.
+    """
     ds = split.tf_dataset(image_shape)
     if split.in_memory:
         ds = ds.cache()
-    ds = ds.batch(batch_size).map(_no_autograph(_as_float))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size).map(_no_autograph(_as_float)).repeat()
+    return ds.prefetch(PREFETCH_BATCHES), max(1, math.ceil(len(split) / batch_size))
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int):
@@ -153,7 +171,7 @@ def nan_message(config: TrainConfig, nan) -> str:
     )
 
 
-def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None, classifier=None):
+def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None, classifier=None, times=None):
     """The callbacks of one ``fit``, in the order core/callbacks.py explains; returns
     ``(records, best, nan, callbacks)``: epochs done come from ``records``, the best epoch from
     ``best``, whether (and where) the loss became NaN from ``nan``."""
@@ -163,7 +181,7 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_f
 
     clock = cb.EpochClock(steps, cancel)
     best = cb.BestWeights(run_dir / BEST_WEIGHTS, clock, history, keep=classifier, best_so_far=best_so_far)
-    records = cb.RecordEpochs(run_dir, history, reporter, clock, best)
+    records = cb.RecordEpochs(run_dir, history, reporter, clock, best, times)
     nan = cb.StopOnNaNLoss(clock)
     callbacks: list = [clock, cb.ReportBatches(reporter, steps), cb.FollowCancelToken(cancel, reporter), nan]
     if config.schedule == "step":
@@ -210,7 +228,8 @@ def train(
     cancel = cancel or CancelToken()
     config.validate()
     writable.check_workspace(workspace)  # read-only, a file or a full disk: said before anything loads
-    started = time.perf_counter()
+    plan = compute.plan_run(config)  # precision and devices: a device that does not exist is said now
+    times = RunTime(cancel)
     if dataset is None:
         dataset = load_config_dataset(config, reporter)
     check_splits(config, dataset)
@@ -218,6 +237,10 @@ def train(
     if notice:
         reporter.on_message(notice)
     models.check_input(config.model, dataset.image_shape, config.model_options)
+    config, capped = memory.cap_batch_size(config, dataset)
+    if capped:
+        reporter.on_message(capped)
+    memory.check_training_memory(config, dataset)
     for skipped in dataset.skipped[:20]:
         reporter.on_message(f"Skipped {skipped.path}: {skipped.reason}")
     if len(dataset.skipped) > 20:
@@ -225,7 +248,7 @@ def train(
 
     run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
     with runlock.hold(run_dir, "training"):  # one run folder, one writer
-        return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, started, command))
+        return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, times, command, plan=plan))
 
 
 def check_splits(config: TrainConfig, dataset) -> None:
@@ -301,9 +324,10 @@ def _resume(run_dir: Path, reporter, cancel, extra_epochs: int, dataset) -> RunR
             f"Run {info.name} has already trained all its {config.epochs} epochs; ask for extra epochs to continue it."
         )
     config.validate()
-    started = time.perf_counter()
+    plan = compute.plan_run(config)
+    times = RunTime(cancel, info.seconds or 0.0, info.wall_seconds or 0.0)  # the times so far go on
     if dataset is None:
-        dataset = load_config_dataset(config, reporter)
+        dataset = splits.for_resume(run_dir, load_config_dataset(config, reporter), reporter.on_message)
     check_splits(config, dataset)
     atomic.write_json(run_dir / "config.json", config.to_dict())
     runs.write_status(run_dir, state="running", pid=os.getpid(), resumed=runs._now(), error=None)
@@ -315,7 +339,9 @@ def _resume(run_dir: Path, reporter, cancel, extra_epochs: int, dataset) -> RunR
             if done
             else f"Run {info.name} had no complete epoch; starting it again."
         )
-    return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, started, None, resume_from=done))
+    return _guarded(
+        run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, times, None, resume_from=done, plan=plan)
+    )
 
 
 def _same_weights(a: list, b: list) -> bool:
@@ -361,39 +387,50 @@ def _explain(exc: BaseException) -> str:
     return f"Training failed: {type(exc).__name__}: {exc}"
 
 
-def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_from: int = 0) -> RunResult:
+def _run(
+    config, dataset, run_dir, reporter, cancel, times: RunTime, command, resume_from: int = 0, *, plan
+) -> RunResult:
     import keras
 
     from core.callbacks import save_size
 
     if resume_from == 0:
         atomic.write_json(run_dir / "dataset.json", dataset.describe())
+        splits.record_splits(run_dir, dataset)  # the exact files, for re-evaluation (core/splits.py)
+    for line in filter(None, (plan.precision.note, plan.describe())):
+        reporter.on_message(line)
+    log.info("Run %s: %s", run_dir.name, plan.describe())
+    runs.write_status(run_dir, **plan.card())
     keras.utils.set_random_seed(config.seed + resume_from)
     h, w, c = dataset.image_shape
     reporter.on_message(f"Building {config.model} for {h}x{w}x{c} input ...")
-    model = models.build_model(
-        config.model,
-        dataset.image_shape,
-        dataset.num_classes,
-        options=config.model_options,
-        pretrained=config.pretrained and resume_from == 0,
-        on_message=reporter.on_message,
-    )
+    with plan.scope():  # the run's dtype policy and device strategy (core/compute.py)
+        model = models.build_model(
+            config.model,
+            dataset.image_shape,
+            dataset.num_classes,
+            options=config.model_options,
+            pretrained=config.pretrained and resume_from == 0,
+            on_message=reporter.on_message,
+        )
     train_ds, steps = train_pipeline(
         dataset.train, dataset.image_shape, config.batch_size, config.seed + resume_from, make_augmenter(config)
     )
-    val_ds = eval_pipeline(dataset.val, dataset.image_shape, config.batch_size) if len(dataset.val) else None
-    optimizer = make_optimizer(config, steps)
+    val_ds, val_steps = (
+        eval_pipeline(dataset.val, dataset.image_shape, config.batch_size) if len(dataset.val) else (None, None)
+    )
     fit_model = model
-    if config.center_loss_weight > 0:
-        # A training-only wrapper adds the centre loss; `model`, which shares its layers, stays plain.
-        from core.center_loss import prepare_center_loss
+    with plan.scope():  # the optimizer's variables too
+        optimizer = make_optimizer(config, steps)
+        if config.center_loss_weight > 0:
+            # A training-only wrapper adds the centre loss; `model`, which shares its layers, stays plain.
+            from core.center_loss import prepare_center_loss
 
-        fit_model, train_ds, val_ds = prepare_center_loss(
-            model, config, dataset.num_classes, train_ds, val_ds, optimizer
-        )
-    else:
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            fit_model, train_ds, val_ds = prepare_center_loss(
+                model, config, dataset.num_classes, train_ds, val_ds, optimizer
+            )
+        else:
+            model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     rows = [r for r in runs.read_history(run_dir) if r.get("epoch", 0) <= resume_from] if resume_from else []
     history = runs.HistoryWriter(run_dir, rows)
     best_so_far = None
@@ -403,12 +440,13 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         weights = None
         if (run_dir / BEST_WEIGHTS).exists():
             if getattr(model, "optimizer", None) is not None:  # uncompiled with a centre loss
-                model.optimizer.build(model.trainable_variables)  # the file holds optimizer state too
+                with plan.scope():
+                    model.optimizer.build(model.trainable_variables)  # the file holds optimizer state too
             model.load_weights(run_dir / BEST_WEIGHTS)
             weights = [w.copy() for w in model.get_weights()]
         best_so_far = (best_val, best_epoch, weights)
     records, best, nan, callbacks = _make_callbacks(
-        config, reporter, cancel, run_dir, history, steps, best_so_far, model
+        config, reporter, cancel, run_dir, history, steps, best_so_far, model, times
     )
     reporter.on_start(
         {
@@ -416,6 +454,8 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
             "epochs": config.epochs,
             "initial_epoch": resume_from,
             "history": list(rows),
+            "seconds_before": times.active_before,  # a resumed run's times so far
+            "wall_seconds_before": times.wall_before,
             "steps_per_epoch": steps,
             "class_names": dataset.class_names,
             "train_size": len(dataset.train),
@@ -424,8 +464,9 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
             "params": int(model.count_params()),
         }
     )
+    per_device = f", {config.batch_size / plan.replicas:g} per device" if plan.replicas > 1 else ""
     reporter.on_message(
-        f"Training on {len(dataset.train)} images ({steps} batches of {config.batch_size} per epoch), "
+        f"Training on {len(dataset.train)} images ({steps} batches of {config.batch_size}{per_device} per epoch), "
         f"validating on {len(dataset.val)}."
     )
     fit_model.fit(
@@ -434,12 +475,20 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         initial_epoch=resume_from,  # the backup's epoch count; AtomicBackup loads its weights
         steps_per_epoch=steps,
         validation_data=val_ds,
+        validation_steps=val_steps,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles; this silences Keras' warning
         verbose=0,
     )
     if nan.stopped:
         raise WorkbenchError(nan_message(config, nan))
+    # Evaluated and saved in float32 on one device, so model.keras predicts the same on any machine.
+    model = plan.saveable(
+        model,
+        lambda: models.build_model(
+            config.model, dataset.image_shape, dataset.num_classes, options=config.model_options, pretrained=False
+        ),
+    )
     state = "stopped" if cancel.cancelled else "finished"
     if state == "stopped":
         reporter.on_message(f"Stopped after {records.epochs_done} complete epoch(s); keeping the best model so far.")
@@ -452,6 +501,8 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         architecture={"name": spec.name, "title": spec.title, "params": int(model.count_params())},
         hyperparameters=config.to_dict(),
         command=command,
+        background=images.training_background(dataset.train, dataset.image_shape),  # for transparent pictures
+        compute=plan.card(),
     )
     writable.ensure_space(run_dir, 2 * save_size(model))  # last.keras, and model.keras after it
     atomic.write_with(run_dir / "last.keras", model.save)
@@ -476,9 +527,9 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
     else:
         writable.ensure_space(run_dir, save_size(model))
         atomic.write_with(run_dir / "model.keras", model.save)
-    cards.write_card(run_dir / "model.keras", cards.make_card(**card_common, metrics=metrics))
-    seconds = time.perf_counter() - started + float(runs.read_status(run_dir).get("seconds") or 0) * bool(resume_from)
-    runs.write_status(run_dir, state=state, finished=runs._now(), seconds=round(seconds, 2), **metrics)
+    took = times.status_fields()
+    cards.write_card(run_dir / "model.keras", cards.make_card(**card_common, metrics={**metrics, **took}))
+    runs.write_status(run_dir, state=state, finished=runs._now(), **took, **metrics)
     return RunResult(
         run_dir=run_dir,
         state=state,
@@ -489,5 +540,7 @@ def _run(config, dataset, run_dir, reporter, cancel, started, command, resume_fr
         test_accuracy=ev.accuracy,
         test_loss=ev.loss,
         model_path=run_dir / "model.keras",
-        seconds=seconds,
+        seconds=took["seconds"],
+        wall_seconds=took["wall_seconds"],
+        test_images=len(ev.y_true),
     )

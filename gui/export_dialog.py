@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.export import FORMATS, default_suffix
+from core.export import FORMATS, default_suffix, missing_text
 from gui.settings import AppSettings
 from gui.tasks import TaskFailure, TaskSlot
 from gui.workers import JobRunner
@@ -41,6 +41,7 @@ FORMAT_TIPS = {
     "keras": "The model file and its JSON card: for Keras / TensorFlow in Python, and for this app's Predict tab.",
     "savedmodel": "A folder for TensorFlow Serving, TensorFlow.js and other converters (tf.saved_model.load).",
     "tflite": "One small file for phones, Raspberry Pi and microcontrollers (LiteRT / TensorFlow Lite).",
+    "onnx": "One file for ONNX Runtime, OpenCV's DNN module, Windows ML and other ONNX tools.",
 }
 SAVEDMODEL_TAIL = "-savedmodel"
 OK_COLOR = "#2e7d32"
@@ -54,7 +55,7 @@ def target_for(folder: Path, stem: str, fmt: str) -> Path:
 
 def stem_of(path: Path) -> str:
     name = Path(path).name
-    for tail in (".keras", ".tflite", SAVEDMODEL_TAIL):
+    for tail in (".keras", ".tflite", ".onnx", SAVEDMODEL_TAIL):
         if name.endswith(tail) and len(name) > len(tail):
             return name[: -len(tail)]
     return name
@@ -104,6 +105,7 @@ class ExportDialog(QDialog):
         formats = QVBoxLayout(box)
         self.format_group = QButtonGroup(self)
         self.format_buttons: dict[str, QRadioButton] = {}
+        self.unavailable: set[str] = set()  # formats whose optional packages are missing
         for fmt, text in FORMATS.items():
             button = QRadioButton(text)
             button.setToolTip(FORMAT_TIPS.get(fmt, ""))
@@ -115,6 +117,13 @@ class ExportDialog(QDialog):
             hint.setIndent(24)
             hint.setStyleSheet("color: palette(placeholder-text);")
             formats.addWidget(hint)
+            missing = missing_text(fmt)  # ONNX without its optional packages: say how to install them
+            if missing:
+                button.setEnabled(False)
+                hint.setText(missing)
+                hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                button.setToolTip(missing)
+                self.unavailable.add(fmt)
             button.toggled.connect(lambda on, f=fmt: on and self._format_changed(f))
 
         self.target_edit = QLineEdit()
@@ -171,7 +180,7 @@ class ExportDialog(QDialog):
         folder = Path((settings.last_dir("exports") if settings is not None else "") or self.model_path.parent)
         self._stem = name_for_files(name or run)
         fmt = settings.tab_value("export", "format", "keras", str) if settings is not None else "keras"
-        fmt = fmt if fmt in FORMATS else "keras"
+        fmt = fmt if fmt in FORMATS and self.format_buttons[fmt].isEnabled() else "keras"
         self.target_edit.setText(str(target_for(folder, self._stem, fmt)))
         self.format_buttons[fmt].setChecked(True)
         self._update_buttons()
@@ -228,8 +237,10 @@ class ExportDialog(QDialog):
     def _update_buttons(self) -> None:
         running = self.running
         self.export_button.setEnabled(not running and bool(self.target_edit.text().strip()))
-        for widget in (self.target_edit, self.browse_button, *self.format_buttons.values()):
+        for widget in (self.target_edit, self.browse_button):
             widget.setEnabled(not running)
+        for fmt, button in self.format_buttons.items():
+            button.setEnabled(not running and fmt not in self.unavailable)
 
     # -- the export ----------------------------------------------------------------------------------
     @property

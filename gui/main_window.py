@@ -79,6 +79,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         build_menus(self)
+        # Ctrl+. and Esc stop what the shown tab runs (the Train tab's Stop is also in the Run menu,
+        # so it is window-wide): only the current tab's Stop keeps its keys.
+        self._stop_keys = {tab: tab.stop_action.shortcuts() for tab in (self.train_tab, self.predict_tab)}
+        self.tabs.currentChanged.connect(self._route_stop_keys)
         self.card_viewer = ModelCardViewer(self)
         self._build_status_bar()
         self.train_tab.status_message.connect(self.show_status)
@@ -90,6 +94,7 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1440, 900)
         self.tabs.setCurrentIndex(min(max(0, self.settings.current_tab()), self.tabs.count() - 1))
+        self._route_stop_keys()
         self.train_tab.restore_layout()
         if self.tabs.currentWidget() in (self._runs_slot, self._inside_slot):
             self._build_plot_tabs()
@@ -97,6 +102,11 @@ class MainWindow(QMainWindow):
         if tf_loader is not None:
             tf_loader.ready.connect(self._on_tensorflow_ready)
             tf_loader.failed.connect(self._on_tensorflow_failed)
+
+    def _route_stop_keys(self, _index: int | None = None) -> None:
+        current = self.tabs.currentWidget()
+        for tab, keys in self._stop_keys.items():
+            tab.stop_action.setShortcuts(keys if tab is current else [])
 
     # ==========================================================================================
     # Start-up
@@ -153,14 +163,26 @@ class MainWindow(QMainWindow):
         runs.resume_run.connect(self.continue_run)
         inside.status_message.connect(lambda text: self.show_status(text, 6000))
         inside.show_detail.connect(self.show_gallery_detail)
+        for view in (self.predict_tab.view, self.gallery_tab.detail):  # "Show activations"
+            view.activations_requested.connect(self.show_activations)
         runs.restore_layout()
 
     def _on_tensorflow_ready(self, info: dict) -> None:
         self.tf_info = info
         gpus = info.get("gpus") or []
         device = f"{len(gpus)} GPU" if gpus else "CPU"
+        found = info.get("devices")
+        if found is not None:
+            from core.devices import describe
+
+            device += f", bfloat16 units: {'yes' if found.cpu.bf16 else 'no'}"
+            self.train_tab.hyper.hardware.show_devices(found)
         self.tf_label.setText(f"TensorFlow {info.get('tensorflow')} ({device})")
-        self.tf_label.setToolTip(f"Keras {info.get('keras')}; devices: {', '.join(gpus) or 'CPU only'}")
+        self.tf_label.setToolTip(
+            "\n".join(describe(found))
+            if found is not None
+            else f"Keras {info.get('keras')}; devices: {', '.join(gpus) or 'CPU only'}"
+        )
         self.train_tab.set_tensorflow_ready(True)
         self.show_status("Ready to train.", 4000)
         self.tensorflow_ready.emit(info)
@@ -247,24 +269,30 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.gallery_tab)
 
     def show_gallery_detail(self, source, row: int) -> None:
-        """Open test image ``row`` of a run (a folder) or of a shipped model (a .keras file) in the Gallery."""
+        """Open test image ``row`` of a run (a folder) or of a shipped model (a .keras file) in the Gallery,
+        selected in its grid."""
         source = Path(source)
         data = self.gallery_tab.data
         shown = data is not None and source in (getattr(data, "run_dir", None), getattr(data, "model_path", None))
         self.tabs.setCurrentWidget(self.gallery_tab)
         if shown:
-            self.gallery_tab.show_detail(row)
+            self.gallery_tab.select_image(row)
             return
 
         def when_loaded(*_args) -> None:
             self.gallery_tab.data_changed.disconnect(when_loaded)
-            self.gallery_tab.show_detail(row)
+            self.gallery_tab.select_image(row)
 
         self.gallery_tab.data_changed.connect(when_loaded)
         if source.suffix == ".keras":
             self.gallery_tab.show_shipped(source)
         else:
             self.gallery_tab.show_run(source)
+
+    def show_activations(self, image, model, title: str) -> None:
+        """An image of Predict or the Gallery (the user's own too) in the Inside tab, with its model."""
+        self.inside_tab.set_image(image, model, title)
+        self.tabs.setCurrentWidget(self._inside_slot)
 
     def show_in_predict(self, model_path) -> None:
         self.predict_tab.use_model_file(model_path)

@@ -62,6 +62,12 @@ class TensorFlowLoader(QObject):
                 log.warning("could not list the GPUs", exc_info=True)
                 gpus = []
             info = {"tensorflow": tf.__version__, "keras": keras.__version__, "gpus": gpus}
+            try:
+                from core.devices import detect
+
+                info["devices"] = detect()  # CPU, GPUs, build: the Train tab's machine line
+            except Exception:  # noqa: BLE001 - informative only
+                log.warning("could not describe the devices", exc_info=True)
             tf.constant(0.0).numpy()  # start the eager context (and its thread pools) here
         except BaseException as exc:  # noqa: BLE001 - a broken install must reach the window
             log.exception("TensorFlow could not be loaded")

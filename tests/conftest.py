@@ -81,3 +81,26 @@ def make_shipped_run():
         return run_dir, dataset
 
     return make
+
+
+@pytest.fixture
+def empty_last_map_model():
+    """A model whose last convolution's Grad-CAM map is empty for class 0 but the first one's is not.
+
+    conv2 = relu(10 - conv1) is positive everywhere and class 0's logit is -mean(conv2): every
+    channel's weight at conv2 is negative, so its map is all zeros; through conv2's negative kernel
+    the weight at conv1 is positive, and conv1 (the image itself) is bright where the digit is.
+    """
+    import keras
+
+    inp = keras.Input((8, 8, 1))
+    h = keras.layers.Rescaling(1 / 255)(inp)
+    h = keras.layers.Conv2D(1, 1, activation="relu", name="conv1", kernel_initializer="ones")(h)
+    h = keras.layers.Conv2D(1, 1, activation="relu", name="conv2", kernel_initializer="ones", bias_initializer="zeros")(
+        h
+    )
+    h = keras.layers.GlobalAveragePooling2D(name="features")(h)
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax", name="predictions")(h))
+    model.get_layer("conv2").set_weights([-np.ones((1, 1, 1, 1), np.float32), np.full((1,), 10.0, np.float32)])
+    model.get_layer("predictions").set_weights([np.array([[-1.0, 1.0]], np.float32), np.zeros(2, np.float32)])
+    return model

@@ -30,16 +30,11 @@ class SkippedFile:
 
 @dataclass
 class Split:
-    """Labels plus either ``images`` (uint8, N x H x W x C) or ``paths`` (image files).
-
-    ``orientations`` (paths only, optional): the EXIF orientation (1-8) of each file, applied when
-    it is decoded so photos train upright, as prediction shows them.
-    """
+    """Labels plus either ``images`` (uint8, N x H x W x C) or ``paths`` (image files)."""
 
     labels: np.ndarray
     images: np.ndarray | None = None
     paths: list[str] | None = None
-    orientations: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.int32)
@@ -63,28 +58,37 @@ class Split:
         indices = np.asarray(indices)
         if self.images is not None:
             return Split(self.labels[indices], images=self.images[indices])
-        orientations = None if self.orientations is None else self.orientations[indices]
-        return Split(self.labels[indices], paths=[self.paths[i] for i in indices], orientations=orientations)
+        return Split(self.labels[indices], paths=[self.paths[i] for i in indices])
 
-    def tf_dataset(self, image_shape: tuple[int, int, int], *, with_index: bool = False):
+    def tf_dataset(
+        self, image_shape: tuple[int, int, int], *, with_index: bool = False, shuffle_seed: int | None = None
+    ):
         """Unbatched ``tf.data.Dataset`` of ``(uint8 image of image_shape, int32 label)``.
 
         With ``with_index`` each element also carries its row in this split, so results stay
         matched to files when a file that passed the scan fails to decode and is dropped.
+
+        With ``shuffle_seed`` the elements come shuffled (again each pass) and repeated forever,
+        for training. A folder's file NAMES are shuffled and only then decoded, so memory holds a
+        few decoded images per decoding thread, however large the folder (a shuffle buffer of
+        decoded images once held up to 20,000 of them before the first step). In-memory images
+        are cached and shuffled as they are.
         """
         import tensorflow as tf
 
         index = np.arange(len(self), dtype=np.int64)
         if self.images is not None:
             ds = tf.data.Dataset.from_tensor_slices((self.images, self.labels, index))
+            if shuffle_seed is not None:
+                ds = ds.cache().shuffle(min(len(self), 20_000), seed=shuffle_seed, reshuffle_each_iteration=True)
+                ds = ds.repeat()
         else:
-            orientations = self.orientations if self.orientations is not None else np.ones(len(self), np.int32)
-            ds = tf.data.Dataset.from_tensor_slices((list(self.paths), orientations, self.labels, index))
+            ds = tf.data.Dataset.from_tensor_slices((list(self.paths), self.labels, index))
+            if shuffle_seed is not None:  # names only: a whole-split buffer costs bytes per file
+                ds = ds.shuffle(max(len(self), 1), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
             ds = ds.map(
-                tf.autograph.experimental.do_not_convert(
-                    lambda p, o, y, i: (decode_image_file(p, image_shape, o), y, i)
-                ),
-                num_parallel_calls=tf.data.AUTOTUNE,
+                tf.autograph.experimental.do_not_convert(lambda p, y, i: (decode_image_file(p, image_shape), y, i)),
+                num_parallel_calls=tf.data.AUTOTUNE,  # one call per core (autotuning is off)
                 deterministic=True,
             )
             # A file that passed the scan but fails to decode (truncated mid-way) is dropped, not fatal.

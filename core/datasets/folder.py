@@ -1,4 +1,4 @@
-"""Image folders: scanning (Pillow headers only, no TensorFlow) and decoding (TensorFlow ops only).
+"""Image folders: scanning (Pillow headers only, no TensorFlow) and the Dataset of file paths a scan gives.
 
 Two layouts are understood:
 
@@ -14,7 +14,8 @@ in :attr:`FolderScan.skipped` with a reason; hidden files (``.DS_Store``,
 ``._x.jpg``) and system files (``Thumbs.db``, ``desktop.ini``, ``__MACOSX/``) are ignored silently.
 
 Splits hold file paths, never pixels: ``Split.tf_dataset`` maps
-:func:`core.datasets.decode.decode_image_file` over them, so a folder larger than memory trains. A
+:func:`core.datasets.decode.decode_image_file` (Pillow, as Predict decodes) over them, after
+shuffling the names, so a folder larger than memory trains. A
 file that passes the header scan but fails to decode (truncated mid-way) is dropped by the
 pipeline's ``ignore_errors()``; the scan checks each file's picture data as well as its header
 (cheaply, see ``_damaged_data``) so that such a file is listed with the skipped files instead.
@@ -71,12 +72,12 @@ SPLIT_ALIASES = {
 IGNORED_NAMES = frozenset(
     {"thumbs.db", "ehthumbs.db", "desktop.ini", "__macosx", "@eadir", "$recycle.bin", "system volume information"}
 )
-# Picture formats people have but TensorFlow cannot decode: named in the skip reason.
+# Picture formats people have that training does not take: named in the skip reason.
 OTHER_IMAGE_EXTENSIONS = frozenset(
     {".tif", ".tiff", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".ico", ".psd", ".svg", ".tga"}
     | {".ppm", ".pgm", ".pbm", ".pnm", ".raw", ".cr2", ".nef", ".arw", ".dng"}
 )
-# What Pillow calls the formats TensorFlow's decode_image reads (MPO: a camera JPEG with extras).
+# What Pillow calls the formats training takes (MPO: a camera JPEG with extras).
 DECODABLE_FORMATS = frozenset({"PNG", "JPEG", "MPO", "GIF", "BMP", "WEBP"})
 GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 #: Default input size: the typical (median) image size, shrunk to fit MAX_SIDE, at least MIN_SIDE.
@@ -101,7 +102,6 @@ class FolderScan:
     skipped: list[SkippedFile] = field(default_factory=list)
     typical_size: tuple[int, int] = (0, 0)  # median (height, width) of the usable images
     grayscale_images: int = 0  # how many usable images are single-channel (or a grey palette)
-    orientations: dict[str, int] = field(default_factory=dict)  # EXIF orientation of files not stored upright
 
     @property
     def num_classes(self) -> int:
@@ -247,9 +247,10 @@ def probe_image(path: str | Path) -> tuple[tuple[int, int], bool, int] | str:
     applied: a phone photo stored sideways reports its upright size.
 
     Reads the header, then checks the picture data cheaply (``_damaged_data``: truncated or
-    scrambled data). Refuses what TensorFlow's decoder would choke on: anything that is not a
-    regular file, formats other than PNG/JPEG/GIF/BMP/WebP whatever the extension says, animated
-    WebP, BMP other than 24/32-bit colour or 8-bit grey, and damaged picture data.
+    scrambled data). Refuses anything that is not a regular file, formats other than
+    PNG/JPEG/GIF/BMP/WebP whatever the extension says, and damaged picture data. Training decodes
+    with Pillow as Predict does, so every kind of BMP and an animated WebP (its first frame) are
+    taken.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -268,11 +269,9 @@ def probe_image(path: str | Path) -> tuple[tuple[int, int], bool, int] | str:
             try:
                 with Image.open(fh) as img:
                     fmt, mode, (w, h) = img.format, img.mode, img.size
-                    animated = bool(getattr(img, "is_animated", False))
                     grey = mode in GRAY_MODES or _grey_palette(img)
-                    compression = img.info.get("compression", 0) if fmt == "BMP" else 0
                     orientation = _exif_orientation(img)
-                    if fmt in DECODABLE_FORMATS and 0 < w * h <= MAX_PIXELS and not (fmt == "WEBP" and animated):
+                    if fmt in DECODABLE_FORMATS and 0 < w * h <= MAX_PIXELS:
                         damaged = _damaged_data(img, fmt, fh)
             except Image.DecompressionBombError:
                 return f"image is too large (over {megapixels(MAX_PIXELS)} megapixels)"
@@ -288,17 +287,11 @@ def probe_image(path: str | Path) -> tuple[tuple[int, int], bool, int] | str:
     if damaged:
         return damaged
     if fmt not in DECODABLE_FORMATS:
-        return f"a {fmt} image despite its {path.suffix} name; TensorFlow cannot read {fmt} (re-save as PNG)"
+        return f"a {fmt} image despite its {path.suffix} name; {fmt} is not one of the formats used (re-save as PNG)"
     if w <= 0 or h <= 0:
         return "image is truncated or corrupt"
     if w * h > MAX_PIXELS:
         return too_large_text(w * h)
-    if fmt == "WEBP" and animated:
-        return "animated WebP is not supported (save one frame as PNG or a still WebP)"
-    # TensorFlow's BMP decoder reads 24/32-bit and 8-bit grey only: it ignores a palette (it would
-    # return the colour indices as grey) and rejects 1-bit and compressed (RLE) files.
-    if fmt == "BMP" and (mode in ("1", "P") or compression not in (0, 3)):
-        return "this kind of BMP (palette, 1-bit or compressed) is not supported (re-save as PNG)"
     if orientation in (5, 6, 7, 8):  # a quarter turn: shown with width and height swapped
         w, h = h, w
     return (int(h), int(w)), grey, orientation
@@ -311,7 +304,7 @@ def _open_nonblocking(path: str, flags: int) -> int:
 def _damaged_data(img, fmt: str, fh) -> str | None:
     """Why the picture data behind a good header cannot be decoded (truncated, scrambled), or None.
 
-    TensorFlow's decoders refuse such a file while training, and ``ignore_errors()`` would drop it
+    The decoder refuses such a file while training, and ``ignore_errors()`` would drop it
     without a word, so it is found here and listed with the skipped files. Kept cheap, since a full
     decode of every photo would make the scan of a large folder take minutes:
 
@@ -505,15 +498,12 @@ def scan_folder(path: str | Path, *, reporter: Reporter | None = None) -> Folder
 
     files = {split: [[] for _ in class_names] for split in split_dirs}
     heights, widths, grey = [], [], 0
-    orientations: dict[str, int] = {}
     for (split, ci), f, result in zip(keys, candidates, _probe_all(candidates, reporter), strict=True):
         if isinstance(result, str):
             skipped.append(SkippedFile(str(f), result))
             continue
-        (h, w), is_grey, orientation = result
+        (h, w), is_grey, _orientation = result
         files[split][ci].append(str(f))
-        if orientation != 1:
-            orientations[str(f)] = orientation
         heights.append(h)
         widths.append(w)
         grey += is_grey
@@ -544,7 +534,6 @@ def scan_folder(path: str | Path, *, reporter: Reporter | None = None) -> Folder
         skipped=skipped,
         typical_size=typical,
         grayscale_images=grey,
-        orientations=orientations,
     )
 
 
@@ -588,10 +577,7 @@ def folder_dataset(
         labels = np.concatenate(
             [np.full(len(per_class), ci, np.int32) for ci, per_class in enumerate(scan.files[split])]
         )
-        orientations = None
-        if scan.orientations:
-            orientations = np.array([scan.orientations.get(p, 1) for p in paths], np.int32)
-        return Split(labels, paths=paths, orientations=orientations)
+        return Split(labels, paths=paths)
 
     if scan.layout == "flat":
         everything = pool("all")

@@ -67,6 +67,10 @@ def conv_bn_relu(
 
 
 def classifier(inputs: keras.KerasTensor, outputs: keras.KerasTensor, request: BuildRequest) -> keras.Model:
-    """Close the graph with the softmax output layer named "predictions"."""
-    predictions = layers.Dense(request.num_classes, activation="softmax", name="predictions")(outputs)
+    """Close the graph with the softmax output layer named "predictions".
+
+    It computes in float32 under any dtype policy (Keras' advice for mixed precision: a softmax in
+    float16 or bfloat16 loses the small probabilities), so the output and the loss stay float32.
+    """
+    predictions = layers.Dense(request.num_classes, activation="softmax", name="predictions", dtype="float32")(outputs)
     return keras.Model(inputs, predictions, name=request.spec.name.replace("-", "_"))

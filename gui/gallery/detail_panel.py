@@ -16,9 +16,18 @@ from gui.widgets.prediction_view import PredictionView
 DETAIL_HINT = "Click an image (or move with the arrow keys) to see it large, with its probabilities and Grad-CAM."
 
 
+class _FitLayout(QVBoxLayout):
+    """A layout that tells the scroll area it has no height-for-width: otherwise the area sizes the
+    pane to its *preferred* height for the width (the image's 360 px hint, wrapped lines), and the
+    panel scrolls even where everything fits at its minimum."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        return False
+
+
 class DetailPanel(QScrollArea):
-    """In a scroll area: the view needs ~700 px, and so no longer sets the window's minimum width
-    (the app fits 1280-1366 px screens; it scrolls there instead)."""
+    """In a scroll area, for small windows only: the view fits the panel from 1280 x 800 up (its
+    minimum is about 500 x 310 px) without scrolling, Grad-CAM controls in view."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -27,7 +36,7 @@ class DetailPanel(QScrollArea):
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.view = PredictionView()
         pane = QWidget()
-        layout = QVBoxLayout(pane)
+        layout = _FitLayout(pane)
         layout.setContentsMargins(4, 4, 4, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.view, 1)

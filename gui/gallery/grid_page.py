@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QStackedWidget,
     QVBoxLayout,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from core.gallery import GalleryData
 from gui.gallery.source_bar import EVALUATE_TIP
 from gui.thumbnails import ThumbnailLoader
+from gui.widgets.elided_label import ElidedLabel
 from gui.widgets.gallery_view import DEFAULT_THUMB, MAX_EXPORT_IMAGES, MAX_THUMB, MIN_THUMB, GalleryModel, GalleryView
 
 
@@ -72,9 +72,8 @@ class GridPage(QWidget):
         self.stack.addWidget(empty)
         self.stack.addWidget(self.view)
 
-        self.count_label = QLabel("")
-        self.count_label.setToolTip("How many images the grid shows, of all test images.")
-        self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # Long filters make a long count: it ends in "…" and its tooltip has the whole line.
+        self.count_label = ElidedLabel(tip="How many images the grid shows, of all test images.")
         self.count_label.setMinimumWidth(120)
         font = self.count_label.font()
         font.setBold(True)
@@ -136,6 +135,16 @@ class GridPage(QWidget):
             self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
         else:
             self.view.scrollToTop()
+
+    def select_row(self, row: int) -> bool:
+        """Make image ``row`` (a row of the evaluation) the selected cell, in view; False when the
+        grid does not show it (filtered out)."""
+        index = self.model.index_of_row(row)
+        if not index.isValid():
+            return False
+        self.view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        return True
 
     def show_empty(self, html: str, *, can_evaluate: bool, can_show_shipped: bool) -> None:
         self.empty_label.setText(html)

@@ -399,6 +399,18 @@ class GalleryTab(QWidget):
         """Show image ``row`` (a row of the evaluation) in the detail panel."""
         self.details.show(row)
 
+    def select_image(self, row: int) -> None:
+        """Image ``row`` chosen elsewhere (a point of the Inside tab's feature space): selected in the
+        grid, in view, and shown large; filters that hide it are reset (the status bar says so)."""
+        if self.state.data is None or not 0 <= int(row) < len(self.state.data):
+            return
+        if not self.grid.select_row(int(row)):
+            self.reset_filters()
+            self.grid.select_row(int(row))
+            self.status_message.emit("The filters hid that image, so they were reset.", 6000)
+        if self.state.detail_row != int(row):
+            self.show_detail(int(row))
+
     # ==========================================================================================
     # Export
 

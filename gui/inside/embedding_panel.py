@@ -89,7 +89,7 @@ class EmbeddingPanel(QWidget):
         self.compute_button.clicked.connect(self.compute_clicked)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip(
-            "Stop computing. Feature extraction stops within a batch; a t-SNE fit already running ends first."
+            "Stop computing: feature extraction stops within a batch, and t-SNE (in its own process) at once."
         )
         self.stop_button.clicked.connect(self.stop_clicked)
         self.progress = QProgressBar()
@@ -193,6 +193,11 @@ class EmbeddingPanel(QWidget):
 
     # -- drawing ---------------------------------------------------------------------------------
     def set_compare_visible(self, visible: bool) -> None:
+        """Show or hide the compared run's plot; shown, the two plots start at equal widths."""
+        if visible and self.stacks[1].isHidden():
+            self.stacks[1].setVisible(True)
+            self.plots.setSizes([10_000, 10_000])  # scaled to the splitter's width: half each
+            return
         self.stacks[1].setVisible(visible)
 
     def draw(self, side: int, opened: Opened, emb) -> None:

@@ -147,6 +147,14 @@ class InsideState:
         self.sources.append(source)
         return source, True
 
+    def default_source(self) -> Source | None:
+        """What the tab opens when first shown with nothing chosen: the newest run (runs are listed
+        newest first), else the first shipped model; None when something is open or opening."""
+        if self.opened is not None or self.opening is not None or not self.sources:
+            return None
+        runs = [s for s in self.sources if s.kind == "run"]
+        return (runs or self.sources)[0]
+
     def needs_open(self, source: Source | None) -> bool:
         """Choosing ``source`` opens it unless it is the one already open."""
         return source is not None and (self.opened is None or self.opened.source.path != source.path)

@@ -42,8 +42,6 @@ from gui.settings import AppSettings
 from gui.tasks import TaskFailure, TaskSlot
 from gui.workers import JobRunner
 
-SPLITTERS = "inside"  # the name of the plots' splitter in the settings
-
 
 class InsideTab(QWidget):
     """Feature space and activations of a run (see the module docstring)."""
@@ -98,12 +96,12 @@ class InsideTab(QWidget):
             on_message=self.status_message.emit,
         )
         self.activations = ActivationsRequests(self.jobs, self.state, self.activations_page, self)
+        self._first_show = True
 
         self._wire()
         if self.settings is not None:
             self.state.apply_settings(self.settings.tab_state("inside"))
             self.embedding_page.show_choice(self.state.method, self.state.three_d)
-            self.settings.restore_splitters({SPLITTERS: self.embedding_page.plots})
         self.embedding_page.show_hint(0, "Choose a run above, then press Compute.")
         self._update_controls()
 
@@ -411,13 +409,18 @@ class InsideTab(QWidget):
         if self.state.refresh_on_show():
             self.refresh_sources()
         super().showEvent(event)
+        if self._first_show:  # not a blank chooser: the newest run (or the shipped model) is opened
+            self._first_show = False
+            default = self.state.default_source()
+            if default is not None:
+                self._select_and_open(default)
 
     def save_settings(self) -> None:
-        """Remember the method, 3-D and the plots' splitter (``AppSettings.tab_state("inside")``)."""
+        """Remember the method and 3-D (``AppSettings.tab_state("inside")``); a comparison always starts
+        at equal widths, so the plots' splitter is not kept."""
         if self.settings is None:
             return
         self.settings.set_tab_state("inside", self.state.to_settings())
-        self.settings.save_splitters({SPLITTERS: self.embedding_page.plots})
 
     def shutdown(self) -> None:
         """Stop this tab's jobs (the main window's close waits for the runner afterwards)."""

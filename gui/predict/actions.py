@@ -1,7 +1,9 @@
 """The Predict tab's actions (tool bar buttons and shortcuts), as a table of data.
 
 Each action is added to the tab with ``Qt.WindowShortcut``: its shortcut works only while the tab
-is shown. Ctrl+O is File > Open model... in the main window, so Open images takes Ctrl+I here.
+is shown (Qt matches a window shortcut only for a visible widget, and a tab that is not current is
+hidden). So Stop takes Ctrl+. and Esc here, as it does in the Train tab, and only the shown tab's
+Stop fires. Ctrl+O is File > Open model... in the main window, so Open images takes Ctrl+I here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from PySide6.QtWidgets import QStyle, QWidget
 _SP = QStyle.StandardPixmap
 
 #: name -> (text, shortcut, tooltip, icon); the tab's handler for each is given by name.
-ACTIONS: dict[str, tuple[str, str | None, str, QStyle.StandardPixmap | None]] = {
+ACTIONS: dict[str, tuple[str, str | tuple[str, ...] | None, str, QStyle.StandardPixmap | None]] = {
     "open_images": ("Open &images…", "Ctrl+I", "Predict image files you choose", _SP.SP_DialogOpenButton),
     "open_folder": (
         "Open &folder…",
@@ -31,20 +33,24 @@ ACTIONS: dict[str, tuple[str, str | None, str, QStyle.StandardPixmap | None]] = 
         _SP.SP_DialogSaveButton,
     ),
     "clear": ("C&lear", "Ctrl+L", "Remove the results and the image shown", _SP.SP_DialogResetButton),
-    "stop": ("&Stop", None, "Stop predicting; the rows done so far stay", _SP.SP_MediaStop),
+    "stop": ("&Stop", ("Ctrl+.", "Esc"), "Stop predicting; the rows done so far stay", _SP.SP_MediaStop),
     "open_model": ("Open .keras file…", "Ctrl+M", "Add a saved Keras model from anywhere and use it", None),
     "refresh": ("Refresh models", "F5", "List the workspace's runs again", None),
 }
 
 
-def make_action(widget: QWidget, text: str, shortcut: str | None, tip: str, slot, icon=None) -> QAction:
-    """An action of ``widget`` (its shortcut only while the widget's window shows it) calling ``slot``."""
+def make_action(
+    widget: QWidget, text: str, shortcut: str | tuple[str, ...] | None, tip: str, slot, icon=None
+) -> QAction:
+    """An action of ``widget`` (its shortcuts only while ``widget`` is shown) calling ``slot``."""
     action = QAction(text, widget)
     if icon is not None:
         action.setIcon(widget.style().standardIcon(icon))
-    if shortcut:
-        action.setShortcut(QKeySequence(shortcut))
-        tip = f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+    keys = [QKeySequence(k) for k in ((shortcut,) if isinstance(shortcut, str) else shortcut or ())]
+    if keys:
+        action.setShortcuts(keys)
+        names = " or ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in keys)
+        tip = f"{tip} ({names})"
     action.setToolTip(tip)
     action.setStatusTip(tip)
     action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)  # only while this tab is shown

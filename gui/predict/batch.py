@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog
 
-from core.ensemble import InMemoryImage, SourceResult
+from core.ensemble import InMemoryImage, SourceResult, member_labels
 from gui import dialogs
 from gui.predict.jobs import RESULTS_HZ, PredictWorker, read_view_image
 from gui.predict.results_model import results_csv
@@ -153,11 +153,12 @@ class BatchController(QObject):
                 title=str(source.name if isinstance(source, InMemoryImage) else source),
                 member_probs=result.member_probs if len(members) > 1 else None,
                 member_inputs=inputs,
+                notes=result.notes,
             )
 
         # A new row supersedes the read before: the view never shows an image that was asked for earlier.
         self.view_task.start(
-            read_view_image(source, [m.input_shape for m in members]),
+            read_view_image(source, [m.input_shape for m in members], [m.background for m in members]),
             on_done=shown,
             on_failed=lambda failure: self.view.clear(f"{result.name}: {failure.message}"),
         )
@@ -181,7 +182,7 @@ class BatchController(QObject):
             path = path.with_suffix(path.suffix + ".csv") if path.suffix else path.with_suffix(".csv")
         from core import atomic
 
-        text = results_csv(rows, self.members[0].class_names, [m.title for m in self.members])
+        text = results_csv(rows, self.members[0].class_names, member_labels(self.members))
         try:
             atomic.write_text(path, text)
         except OSError as exc:

@@ -69,8 +69,10 @@ class PredictWorker(JobWorker):
         return {"done": len(out), "total": self.total, "ok": sum(1 for r in out if r.ok)}
 
 
-def read_view_image(source: Any, shapes: Sequence[Sequence[int]]) -> Job:
-    """A job reading ``source`` again for the single view: (display image, one input per member)."""
+def read_view_image(source: Any, shapes: Sequence[Sequence[int]], backgrounds: Sequence | None = None) -> Job:
+    """A job reading ``source`` again for the single view: (display image, one input per member).
+
+    ``backgrounds``: each member's training background (transparency is filled as for the batch)."""
 
     def job(reporter, cancel):
         from PIL import Image
@@ -79,7 +81,7 @@ def read_view_image(source: Any, shapes: Sequence[Sequence[int]]) -> Job:
         from core.images import open_image, to_display
 
         img = source.image if isinstance(source, InMemoryImage) else open_image(source)
-        inputs = prepare_inputs(img, shapes)
+        inputs = prepare_inputs(img, shapes, backgrounds)
         display = to_display(img)
         if max(display.size) > VIEW_MAX_SIDE:
             display.thumbnail((VIEW_MAX_SIDE, VIEW_MAX_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)

@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
+from core.ensemble import member_labels
 from core.errors import WorkbenchError
 from gui import dialogs
 from gui.predict.model_picker import ModelPicker
@@ -94,9 +95,9 @@ def _describe(members: list) -> list[str]:
     lines = []
     if len(members) > 1:
         lines.append(f"<b>Ensemble of {len(members)} models</b> (mean of their probabilities)")
-        for member in members:
+        for member, label in zip(members, member_labels(members), strict=True):
             mh, mw, mc = member.input_shape
-            lines.append(f"&nbsp;• {html.escape(member.title)} ({mh}×{mw} {'grey' if mc == 1 else 'colour'})")
+            lines.append(f"&nbsp;• {html.escape(label)} ({mh}×{mw} {'grey' if mc == 1 else 'colour'})")
     else:
         lines.append(f"<b>{html.escape(m.title)}</b>")
         lines.append(f"input {h} × {w} {'grey' if c == 1 else 'colour'}")

@@ -1,9 +1,10 @@
 """The model picker of the Predict tab: shipped models, every run of the workspace, opened files.
 
-One row per model with what its card says: architecture, dataset, test accuracy, and where it
-comes from. Selecting one row chooses the model; selecting several (Ctrl+click, Shift+click)
+One row per model with what its card says: architecture (a run: its label from
+:func:`core.labels.run_labels`, the run's name or what sets it apart, and its date), dataset, test
+accuracy, and where it comes from. Selecting one row chooses the model; selecting several (Ctrl+click, Shift+click)
 chooses an ensemble of them. Files opened with "Open .keras file..." (or dropped on the tab) are
-remembered between launches. Listing reads only JSON cards, never a model: no TensorFlow needed.
+remembered between launches once they have loaded. Listing reads only JSON cards, never a model: no TensorFlow needed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import cards, paths, runs
+from core import cards, labels, paths, runs
 from core.errors import WorkbenchError
 from core.inference import MODEL_SUFFIXES
 
@@ -107,15 +108,16 @@ def list_entries(workspace: Path | None = None, opened: list[str] | None = None)
         run_list = runs.list_runs(workspace)
     except (OSError, WorkbenchError):
         run_list = []
-    for run in run_list:
-        if not run.model_path.is_file():
-            continue
+    with_model = [run for run in run_list if run.model_path.is_file()]
+    for run, label in zip(with_model, labels.run_labels(with_model, accuracy=False), strict=True):
         fallback = {
             "model": run.config.get("model"),
             "dataset": run.config.get("dataset"),
             "test_accuracy": run.metrics.get("accuracy", run.status.get("test_accuracy")),
         }
-        add(describe(run.model_path, "run", f"run {run.name} ({run.state})", fallback))
+        entry = describe(run.model_path, "run", f"run {run.name} ({run.state})", fallback)
+        entry.title = label  # the one run formatter (core.labels): name or what differs, and date
+        add(entry)
     for name in opened or []:
         p = Path(name)
         if p.exists():
@@ -148,6 +150,7 @@ class ModelPicker(QWidget):
         self._problems: dict[str, str] = {}
         self._populated = False
         self._last_emitted: list[Path] | None = None
+        self._session_files: list[str] = []  # opened this session, listed; remembered once they load
 
         self.tree = QTreeWidget()
         self.tree.setColumnCount(4)
@@ -210,19 +213,42 @@ class ModelPicker(QWidget):
         files = self.settings.tab_value(SETTINGS_TAB, OPENED_KEY, [], list)
         return [str(f) for f in files if isinstance(f, str)]
 
-    def _remember(self, path: Path) -> None:
-        name = str(path)
-        files = [name] + [f for f in self.opened_files() if f != name]
+    def remember_files(self, used: list[Path]) -> None:
+        """Remember the opened files among ``used`` (models that loaded) for the next launch.
+
+        A file is listed at once when opened or dropped, but remembered only once it worked: a
+        broken file is not in the list after a restart.
+        """
+        known = set(self._session_files) | set(self.opened_files())
+        names = [str(p) for p in used if str(p) in known]
+        if not names:
+            return
+        files = names + [f for f in self.opened_files() if f not in names]
         self.settings.set_tab_state(SETTINGS_TAB, {OPENED_KEY: files[:MAX_OPENED]})
+
+    def forget_file(self, path: Path) -> None:
+        """Do not list ``path`` after a restart (it stays listed now, with its problem)."""
+        if str(path) in self.opened_files() or str(path) in self._session_files:
+            self._forget(path)
+            if self.entry(path) is not None and str(path) not in self._session_files:
+                self._session_files.append(str(path))  # listed until the app closes
 
     def _forget(self, path: Path) -> None:
         files = [f for f in self.opened_files() if f != str(path)]
         self.settings.set_tab_state(SETTINGS_TAB, {OPENED_KEY: files})
+        self._session_files = [f for f in self._session_files if f != str(path)]
+
+    def restore_selection(self, paths: list[Path]) -> None:
+        """Select ``paths`` again without announcing it (a refused choice gave way to the models in use)."""
+        self.select_paths(paths, emit=False)
+        self._debounce.stop()
+        self._last_emitted = self.selected_paths()
 
     def refresh(self) -> None:
         """List the models again, keeping the selection."""
         selected = self.selected_paths()
-        self.entries = list_entries(self.workspace, self.opened_files())
+        opened = self.opened_files()
+        self.entries = list_entries(self.workspace, opened + [f for f in self._session_files if f not in opened])
         self.tree.blockSignals(True)
         self.tree.setSortingEnabled(False)
         self.tree.clear()
@@ -295,9 +321,10 @@ class ModelPicker(QWidget):
         return first is not None
 
     def add_file(self, path: str | Path, *, select: bool = True) -> None:
-        """List a model file opened by the user (remembered between launches) and select it."""
+        """List a model file opened by the user and select it (remembered between launches once it loads)."""
         path = Path(path).expanduser().resolve()
-        self._remember(path)
+        if str(path) not in self._session_files:
+            self._session_files.append(str(path))  # remembered once it loads (remember_files)
         self.settings.set_last_dir("models", str(path.parent))
         if not any(_key(i.data(0, PATH_ROLE)) == _key(path) for i in self._items()):
             entry = describe(path, "file", str(path.parent))

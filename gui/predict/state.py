@@ -98,10 +98,9 @@ class PredictState:
 
     # -- models -------------------------------------------------------------------------------------
 
-    def choose_models(self, paths: Sequence[Path]) -> list[str]:
-        """The picker's choice; what to remember in the settings."""
+    def choose_models(self, paths: Sequence[Path]) -> None:
+        """The picker's choice (the tab remembers it only once it has loaded)."""
         self.wanted = [Path(p) for p in paths]
-        return [str(p) for p in self.wanted]
 
     def start_loading(self, paths: Sequence[Path]) -> None:
         self.loading = [Path(p) for p in paths]
@@ -114,6 +113,17 @@ class PredictState:
         self.in_use = [Path(p) for p in paths]
         self.model_problem = problem
         self.loading = None
+
+    def refuse_choice(self) -> bool:
+        """The chosen models could not be used; True: the models in use before stay (chosen again).
+
+        A refused choice is never remembered: the tab saves a choice in the settings once it loaded.
+        """
+        self.loading = None
+        if not self.in_use:
+            return False
+        self.wanted = list(self.in_use)
+        return True
 
     @property
     def has_model(self) -> bool:

@@ -68,6 +68,7 @@ class PredictTab(QWidget):
             self.jobs, settings, ask=lambda *a: self.ask_class_names(*a), status=self.status_message.emit, parent=self
         )
         self._hooked: QWidget | None = None
+        self._resume_batch = False  # a batch was stopped for a model choice that may be refused
 
         if show_status is not None:
             self.status_message.connect(lambda text, ms: show_status(text, ms))
@@ -223,7 +224,7 @@ class PredictTab(QWidget):
         self.loader.add(loaded, predictor)
 
     def _on_models_chosen(self, chosen: list[Path]) -> None:
-        self.settings.set_tab_state(SETTINGS_TAB, {"models": self.state.choose_models(chosen)})
+        self.state.choose_models(chosen)  # remembered once it works (_on_models_loaded)
         self.load_models(chosen)
 
     def load_models(self, chosen: list[Path]) -> None:
@@ -234,6 +235,7 @@ class PredictTab(QWidget):
             self.view.clear("Loading TensorFlow … the model is loaded as soon as it is ready.")
             return
         self._hook_window()
+        self._resume_batch = self.state.running  # again with the old models, should these be refused
         self.stop()  # a batch with the old model is no longer wanted
         self.state.start_loading(chosen)
         self.panel.set_state("Loading " + ", ".join(p.name for p in chosen) + " …")
@@ -251,16 +253,36 @@ class PredictTab(QWidget):
         self._update_actions()
 
     def _on_models_loaded(self, out: list) -> None:
+        chosen = list(self.state.loading or self.state.wanted)
         outcome = self.loader.outcome(out, self)
         for path, problem in outcome.problems:
             self.picker.set_problem(path, problem)
+            if problem:
+                self.picker.forget_file(path)  # a file that does not load is not listed after a restart
         if outcome.error is not None:
-            title, message, detail = outcome.error
-            self._use_models([], [], problem=message)
-            dialogs.show_error(self, title, message, detail)
-            self.picker.forget_emitted()
+            self._refuse_choice(chosen, *outcome.error)
             return
         self._use_models(outcome.members, outcome.predictors)
+        self.picker.remember_files(chosen)
+        self.settings.set_tab_state(SETTINGS_TAB, {"models": [str(p) for p in chosen]})
+
+    def _refuse_choice(self, chosen: list[Path], title: str, message: str, detail: str) -> None:
+        """A choice that cannot be used: the models in use before stay in use and selected; nothing is
+        remembered. With none before (the first choice of a launch), the shipped model is used."""
+        if self.state.refuse_choice():
+            self.picker.restore_selection(self.state.in_use)
+            self.panel.set_state("")
+            self._update_actions()
+            self.status_message.emit(f"Still predicting with the model in use: {message}", 10_000)
+            if self._resume_batch and self.state.sources:
+                self._start_batch(self.state.sources)
+        else:
+            self.settings.set_tab_state(SETTINGS_TAB, {"models": []})
+            self._use_models([], [], problem=message)
+            self.picker.forget_emitted()
+            if [Path(p) for p in chosen] != [SHIPPED_MODEL] and SHIPPED_MODEL.is_file():
+                self.picker.select_paths([SHIPPED_MODEL])
+        dialogs.show_error(self, title, message, detail)
 
     def rename_classes(self) -> None:
         changed = False

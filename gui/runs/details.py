@@ -65,6 +65,7 @@ def details_html(row: RunInfo) -> str:
         ),
         ("Test accuracy", format_percent(row.test_accuracy)),
         ("Training time", format_duration(row.seconds)),
+        ("Wall time (pauses counted)", format_duration(row.wall_seconds)),
         ("Parameters", f"{row.params:,}" if row.params is not None else ""),
     ]
     if row.backup_epoch and row.state != "finished":

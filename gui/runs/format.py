@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from core import paths
+from core.labels import NONE_TEXT, format_setting  # noqa: F401 - the one way to write a setting
+from core.reporting import format_duration  # noqa: F401 - the one duration format, used by the tab
 from core.runs import RunInfo
 
 STATE_TIPS = {
@@ -65,30 +67,12 @@ SETTING_LABELS = {
     "tensorboard": "TensorBoard",
     "name": "Label",
 }
-NONE_TEXT = {"image_size": "auto", "limit": "all"}
 # Shown in their own columns (or not a setting at all), so never as a "differs" column.
 NOT_DIFF_COLUMNS = frozenset({"dataset", "model", "name"})
 
 
 def setting_label(key: str) -> str:
     return SETTING_LABELS.get(key) or key.replace("_", " ").capitalize()
-
-
-def format_setting(key: str, value: Any) -> str:
-    """A config value as people read it: on/off, 0.001, dropout=0.3, "auto" for an automatic size."""
-    if value is None:
-        return NONE_TEXT.get(key, "—")
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={format_setting(k, v)}" for k, v in value.items()) or "—"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(format_setting(key, v) for v in value) or "—"
-    if key == "dataset" and isinstance(value, str) and ("/" in value or "\\" in value):
-        return Path(value).name
-    return str(value)
 
 
 def sort_key(value: Any) -> tuple:
@@ -102,15 +86,6 @@ def sort_key(value: Any) -> tuple:
     if isinstance(value, (dict, list)):
         return (1, 0.0, json.dumps(value, sort_keys=True, default=str).lower())
     return (1, 0.0, str(value).lower())
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return ""
-    seconds = max(0, int(round(seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def format_params(n: int | None) -> str:

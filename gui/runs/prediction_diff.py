@@ -4,7 +4,9 @@ The images are shown in the gallery's own grid (:mod:`gui.widgets.gallery_view`)
 B's prediction, blue when right and red when wrong, and its second line says what run A predicted.
 The two evaluations are loaded in a worker (B's with its test images, via
 :func:`core.gallery.load_run`); :func:`core.runs.prediction_diff` refuses runs that were not tested
-on the same images, and the view then says so.
+on the same images, and the view then says so. A comparison is of the runs' evaluations as they
+were read (:func:`evaluation_stamp`): when a run is evaluated again (continued, re-evaluated, replaced)
+the pair is compared again, and the buttons never show counts of another comparison.
 """
 
 from __future__ import annotations
@@ -37,6 +39,18 @@ WHICH_TEXT = {
     "broken": ("Broken by B", "Right in run A, wrong in run B."),
     "both_wrong": ("Wrong in both", "Neither run gets these right."),
 }
+
+
+def evaluation_stamp(run: Path) -> tuple:
+    """What identifies a run's evaluation on disk (changes when it is written again)."""
+    out = []
+    for name in ("evaluation.npz", "metrics.json"):
+        try:
+            st = (Path(run) / name).stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
 
 
 class DiffModel(GalleryModel):
@@ -100,7 +114,8 @@ class PredictionDiffView(QWidget):
         self.diff = None
         self.which = "fixed"
         self.message = ""
-        self._cache: OrderedDict[Path, object] = OrderedDict()  # run -> GalleryData (the last few)
+        self._cache: OrderedDict[Path, tuple] = OrderedDict()  # run -> (stamp, GalleryData), the last few
+        self._stamps: tuple = ()  # the evaluations the comparison shown (or loading) was made of
         self.loading = False
         # A new comparison supersedes the one loading: its result can never reach the view.
         self.task = TaskSlot(
@@ -189,14 +204,28 @@ class PredictionDiffView(QWidget):
         self.summary.setText("")
         self.note.setText(message)
         self.progress.hide()
+        self._show_counts(None)
         self._enable(False)
+
+    def is_current(self, run_a: Path, run_b: Path) -> bool:
+        """True when this pair (either way round) is shown or loading, from the evaluations on disk now."""
+        pair = (Path(run_a), Path(run_b))
+        if (self.run_a, self.run_b) not in (pair, pair[::-1]) or (self.diff is None and not self.loading):
+            return False
+        return self._stamps == (evaluation_stamp(self.run_a), evaluation_stamp(self.run_b))
+
+    def _show_counts(self, diff) -> None:
+        for which in WHICH:
+            text, _ = WHICH_TEXT[which]
+            self.buttons[which].setText(text if diff is None else f"{text}: {len(getattr(diff, which)):,}")
 
     def compare(self, run_a: Path, run_b: Path, label_a: str = "", label_b: str = "") -> None:
         """Load both runs' test predictions (in a worker) and show the images that differ."""
         run_a, run_b = Path(run_a), Path(run_b)
-        if (run_a, run_b) == (self.run_a, self.run_b) and (self.diff is not None or self.loading):
+        if (run_a, run_b) == (self.run_a, self.run_b) and self.is_current(run_a, run_b):
             return
         self.run_a, self.run_b = run_a, run_b
+        self._stamps = (evaluation_stamp(run_a), evaluation_stamp(run_b))
         self.labels = (label_a or run_a.name, label_b or run_b.name)
         self.diff = None
         self.message = ""
@@ -204,11 +233,12 @@ class PredictionDiffView(QWidget):
         self.model.set_gallery(None)
         self._set_title()
         self.summary.setText("")
+        self._show_counts(None)
         self.note.setText("Loading both runs' test-set predictions ...")
         self.loading = True
         self.progress.show()
         self._enable(False)
-        cached_a, cached_b = self._cache.get(run_a), self._cache.get(run_b)
+        cached_a, cached_b = (self._cached(run, stamp) for run, stamp in zip((run_a, run_b), self._stamps, strict=True))
 
         def job(reporter, cancel):
             from core import gallery, runs
@@ -222,7 +252,7 @@ class PredictionDiffView(QWidget):
 
     def _on_loaded(self, result) -> None:
         ev_a, data_b, diff = result
-        self._cache[self.run_b] = data_b
+        self._cache[self.run_b] = (self._stamps[1], data_b)
         self._cache.move_to_end(self.run_b)
         while len(self._cache) > 3:
             self._cache.popitem(last=False)
@@ -238,11 +268,14 @@ class PredictionDiffView(QWidget):
             f"A {100 * acc_a:.2f} % → B {100 * data_b.accuracy:.2f} % on {diff.total:,} test images: "
             f"B fixed {len(diff.fixed):,}, broke {len(diff.broken):,}; {len(diff.both_wrong):,} wrong in both."
         )
-        for which in WHICH:
-            text, _ = WHICH_TEXT[which]
-            self.buttons[which].setText(f"{text}: {len(getattr(diff, which)):,}")
+        self._show_counts(diff)
         self.show_list(self.which)
         self.loaded.emit()
+
+    def _cached(self, run: Path, stamp: tuple):
+        """The GalleryData kept for ``run`` if its evaluation is still the one on disk, else None."""
+        hit = self._cache.get(run)
+        return hit[1] if hit is not None and hit[0] == stamp else None
 
     def _on_failed(self, message: str) -> None:
         self.loading = False

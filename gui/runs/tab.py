@@ -393,10 +393,8 @@ class RunsTab(RunCommands, QWidget):
                 "no predictions to compare. Open it in the Gallery to evaluate it."
             )
             return
-        if (self.diff.run_a, self.diff.run_b) in ((a.path, b.path), (b.path, a.path)) and (
-            self.diff.diff is not None or self.diff.loading
-        ):
-            return  # the same pair (perhaps swapped by hand): keep it
+        if self.diff.is_current(a.path, b.path):
+            return  # the same pair (perhaps swapped by hand), evaluations unchanged: keep it
         self.diff.compare(a.path, b.path, a.label, b.label)
 
     def show_diff(self) -> None:

@@ -1,10 +1,11 @@
 """The runs table as a Qt model: one row per run, one column per setting that differs.
 
 :class:`RunsTableModel` shows :class:`core.runs.RunInfo` records (read by core, never here): fixed
-columns (date, dataset, model, parameters, epochs, accuracies, time, state, note) and, between
-them, one column per setting that differs between the runs. :class:`RunsFilterProxy` asks the
-tab's :class:`~gui.runs.state.RunsState` which rows the filter lets through and which setting
-columns differ among them, and sorts by the raw values (:func:`gui.runs.format.sort_key`).
+columns (name, the results: accuracies, time, state, epochs; then date, dataset, model, parameters;
+the note last) and, before the note, one column per setting that differs between the runs.
+:class:`RunsFilterProxy` asks the tab's :class:`~gui.runs.state.RunsState` which rows the filter
+lets through and which setting columns differ among them, and sorts by the raw values
+(:func:`gui.runs.format.sort_key`).
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ NAME, DATE, DATASET, MODEL, PARAMS, EPOCHS, BEST_VAL, TEST, TIME, STATE, NOTE = 
     "state",
     "note",
 )
-LEADING = (NAME, DATE, DATASET, MODEL, PARAMS)
-TRAILING = (EPOCHS, BEST_VAL, TEST, TIME, STATE, NOTE)
+# The results come right after the name, so they stay in view on a narrow window (at 1280 and 1440
+# px they were off to the right, behind the columns of the settings that differ).
+LEADING = (NAME, BEST_VAL, TEST, TIME, STATE, EPOCHS, DATE, DATASET, MODEL, PARAMS)
+TRAILING = (NOTE,)
 HEADERS = {
     NAME: ("Run", "The run's name (F2 renames it; the folder keeps its name)."),
     DATE: ("Date", "When the run started."),
@@ -68,7 +71,7 @@ HEADERS = {
     EPOCHS: ("Epochs", "Complete epochs trained / epochs asked for."),
     BEST_VAL: ("Best val. acc.", "The best validation accuracy of any epoch (the epoch whose model is kept)."),
     TEST: ("Test acc.", "Accuracy of the kept model on the test set, which training never saw."),
-    TIME: ("Time", "Training time, hours:minutes:seconds."),
+    TIME: ("Time", "Training time, hours:minutes:seconds: paused time left out, resumed sessions added."),
     STATE: ("State", "Finished, stopped, interrupted, failed or running."),
     NOTE: ("Note", "Your note about the run (double-click or Ctrl+Shift+N to edit)."),
 }
@@ -352,6 +355,9 @@ class RunsTableModel(QAbstractTableModel):
             return f"Best epoch: {row.best.epoch}"
         if cid == NOTE and row.note:
             return row.note
+        if cid == TIME and row.seconds is not None:
+            wall = row.wall_seconds if row.wall_seconds is not None else row.seconds
+            return f"Training time {format_duration(row.seconds)}; wall time {format_duration(wall)} (pauses counted)"
         if cid.startswith("setting:"):
             key = cid.split(":", 1)[1]
             return f"{key} = {json.dumps(row.config.get(key), default=str)}"

@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from gui.train.hardware import HardwareForm
 from gui.train.model_options import ModelOptionsForm
 from gui.widgets.fields import Form, ScientificSpinBox, combo, dspin, spin
 
@@ -42,6 +43,8 @@ FIELDS = (
     "patience",
     "seed",
     "tensorboard",
+    "precision",
+    "devices",
     "name",
 )
 
@@ -193,7 +196,8 @@ class HyperParameterForm(QWidget):
             "Also log the run for TensorBoard (tensorboard --logdir on the run folder), if it is installed.",
         )
 
-        self.forms = [opt, sched, size, aug, self.regularisation, loss, stop, run]
+        self.hardware = HardwareForm()  # precision, devices and a line about this machine
+        self.forms = [opt, sched, size, aug, self.regularisation, loss, stop, run, self.hardware]
         reset = QPushButton("Restore defaults")
         reset.setToolTip("Put every hyper-parameter back to its default (dataset and model stay).")
         reset.clicked.connect(self.restore_defaults)

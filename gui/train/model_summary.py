@@ -6,6 +6,7 @@ row), shown in a ``QTableView``; a status line above says what is shown, or why 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -22,16 +23,25 @@ from PySide6.QtWidgets import (
 )
 
 COLUMNS = (("name", "Layer"), ("type", "Type"), ("output_shape", "Output shape"), ("params", "Parameters"))
+TYPE_COLUMN = 1
 
 Index = QModelIndex | QPersistentModelIndex
 
 
 def format_shape(shape: Any) -> str:
+    """A layer's output shape per image: Keras' ``(None, 28, 28, 16)`` as ``(28, 28, 16)``.
+
+    The batch dimension is the same for every layer; leaving it out gives the layer names room.
+    """
     if isinstance(shape, (list, tuple)):
         if shape and all(isinstance(s, (list, tuple)) for s in shape):
             return ", ".join(format_shape(s) for s in shape)
-        return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"
-    return "" if shape is None else str(shape)
+        dims = shape[1:] if shape and shape[0] is None else shape
+        return str(tuple(dims))
+    if shape is None:
+        return ""
+    per_image = re.sub(r"\(None, ?", "(", str(shape))
+    return re.sub(r"\((\w+)\)", r"(\1,)", per_image)  # one dimension: (10,) as Python writes it
 
 
 class SummaryModel(QAbstractTableModel):
@@ -67,8 +77,12 @@ class SummaryModel(QAbstractTableModel):
         return None
 
     def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section][1]
+        if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section][0] == "output_shape":
+            return "The shape of one image's output (the batch dimension is left out)."
         return None
 
 
@@ -89,10 +103,14 @@ class ModelSummaryView(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        # Layer names, shapes and counts are always whole (ResNet's and AlexNet's names were cut
+        # off); the type takes the width left, shortened with "…" when the panel is narrow (its
+        # tooltip has it whole). A panel too narrow even for that scrolls sideways.
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in (1, 2, 3):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(TYPE_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(self.fontMetrics().horizontalAdvance("Conv2D…") + 8)
+        self.table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.table.setMinimumHeight(160)
         self.totals = QLabel("")
         self.totals.setWordWrap(True)

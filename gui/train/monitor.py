@@ -94,7 +94,8 @@ class RunMonitor(QWidget):
         self.run_bar.setToolTip("Progress of the whole run, over all epochs.")
         self.time_label = QLabel("")
         self.time_label.setToolTip(
-            "Time since Start, and an estimate of the time left from the speed so far (paused time excluded)."
+            "Training time: the run's time with pauses left out; wall time: with pauses counted. Both "
+            "include a resumed run's earlier sessions. The time left is estimated from the speed so far."
         )
         progress = QGridLayout()
         progress.addWidget(QLabel("Epoch"), 0, 0)
@@ -119,6 +120,8 @@ class RunMonitor(QWidget):
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log.setToolTip("One line per epoch, plus what the run reports (loading, building, skipped files).")
         self.log.setPlaceholderText("The log of the run appears here: one line per epoch.")
+        self._log_follows = True
+        self.log.verticalScrollBar().rangeChanged.connect(self._keep_log_at_end)
 
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(self.plot_slot)
@@ -176,6 +179,7 @@ class RunMonitor(QWidget):
         self._rate_origin: tuple[float, int] | None = None
         self._paused_total = 0.0
         self._paused_since: float | None = None
+        self._before = (0.0, 0.0)  # a resumed run's training and wall time from its earlier sessions
         self.batches_done = 0
         self.epochs = 0
         self.steps = 0
@@ -211,10 +215,11 @@ class RunMonitor(QWidget):
     def on_run_started(self, info: dict) -> None:
         self.epochs = int(info.get("epochs") or 1)
         self.steps = int(info.get("steps_per_epoch") or 1)
+        self._before = (float(info.get("seconds_before") or 0.0), float(info.get("wall_seconds_before") or 0.0))
         if self.plots is not None:
             self.plots.start_run(self.steps, self.epochs)
-            for row in info.get("history") or []:  # a resumed run: its curves go on from where they were
-                self.plots.add_epoch(int(row["epoch"]) - 1, row)
+            # A resumed run: its curves go on from where they were.
+            self.plots.add_restored_epochs(info.get("history") or [])
         self.epoch_bar.setRange(0, self.steps)
         self.epoch_bar.setValue(0)
         self.epoch_bar.setFormat(f"Epoch 1/{self.epochs}: batch %v of %m")
@@ -304,8 +309,11 @@ class RunMonitor(QWidget):
     def _update_times(self, final: bool = False) -> None:
         now = time.monotonic()
         paused = self._paused_total + (now - self._paused_since if self._paused_since is not None else 0)
-        elapsed = now - self._started_at
-        text = f"Elapsed {format_duration(elapsed)}"
+        session = now - self._started_at
+        active, wall = self._before[0] + session - paused, self._before[1] + session
+        text = f"Training time {format_duration(active)}"
+        if round(wall) > round(active):
+            text += f"  ·  wall time {format_duration(wall)}"
         total = self.epochs * self.steps
         if not final and self._rate_origin is not None and total:
             t0, done0 = self._rate_origin
@@ -317,8 +325,6 @@ class RunMonitor(QWidget):
                 text += f"  ·  about {format_duration(left)} left  ·  {rate:.1f} batches/s"
             else:
                 text += "  ·  estimating the time left ..."
-        if paused > 1:
-            text += f"  ·  paused {format_duration(paused)}"
         self.time_label.setText(text)
 
     # -- a saved run -----------------------------------------------------------------------------
@@ -341,10 +347,16 @@ class RunMonitor(QWidget):
 
     def log_line(self, text: str) -> None:
         bar = self.log.verticalScrollBar()
-        at_end = bar.value() >= bar.maximum() - 2
+        self._log_follows = bar.value() >= bar.maximum() - 2  # at the end: it stays there
         self.log.appendPlainText(text)
-        if at_end:
+        if self._log_follows:
             bar.setValue(bar.maximum())
+
+    def _keep_log_at_end(self, _minimum: int, maximum: int) -> None:
+        """A long line (the closing one) brings a horizontal scroll bar a moment later, which
+        covers the last line: a log that follows its end scrolls on to it."""
+        if self._log_follows:
+            self.log.verticalScrollBar().setValue(maximum)
 
     def shutdown(self) -> None:
         self._clock.stop()

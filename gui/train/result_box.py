@@ -15,12 +15,17 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from core.reporting import format_duration
 
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+def describe_times(seconds: float | None, wall_seconds: float | None) -> str:
+    """A run's training time, and its wall time when pauses made it longer."""
+    if seconds is None:
+        return ""
+    text = f"training {format_duration(seconds)}"
+    if wall_seconds is not None and round(wall_seconds) > round(seconds):
+        text += f" (wall time {format_duration(wall_seconds)})"
+    return text
 
 
 def pct(value) -> str:
@@ -38,7 +43,7 @@ def describe_result(result) -> tuple[str, str]:
     if result.best_epoch:
         val = "" if result.best_val_accuracy is None else f" (validation {result.best_val_accuracy:.4f})"
         details.append(f"best epoch {result.best_epoch}{val}")
-    details.append(format_duration(result.seconds))
+    details.append(describe_times(result.seconds, result.wall_seconds))
     return f"Test accuracy {pct(result.test_accuracy)}", " · ".join(details)
 
 
@@ -52,8 +57,8 @@ def describe_saved_run(info, history: list[dict], best: int | None) -> tuple[str
         has_val = info.best is not None and info.best.metric == "val_accuracy"
         bva = info.best_val if has_val else None
         details.append(f"best epoch {best}" + (f" (validation {bva:.4f})" if isinstance(bva, float) else ""))
-    if status.get("seconds"):
-        details.append(format_duration(float(status["seconds"])))
+    if info.seconds:
+        details.append(describe_times(info.seconds, info.wall_seconds))
     return headline, " · ".join(details)
 
 

@@ -95,6 +95,7 @@ class RunControl(QObject):
             dialogs.show_error(tab.window(), "Cannot resume the run", f"Run {run_dir.name} cannot be read.", str(exc))
             return False
         config.epochs = max(config.epochs, core_training.backup_epoch(run_dir)) + extra_epochs
+        tab.apply_config(config)  # the form shows the settings the run goes on with, not the last ones typed
 
         def resume(cfg, reporter, cancel, **_):
             return core_training.resume_run(run_dir, reporter, cancel, extra_epochs=extra_epochs)
@@ -216,6 +217,8 @@ class RunControl(QObject):
 
     def _show_result(self, result) -> None:
         self.last_result = result
+        line = result.summary_line()  # the command line's closing line, so the log does not end at "Evaluating"
+        self.monitor.log_line(line[:1].upper() + line[1:])
         headline, details = describe_result(result)
         config = self.running_config.to_dict() if self.running_config is not None else None
         self.tab.result_box.show_run(headline, details, Path(result.run_dir), Path(result.model_path), config)

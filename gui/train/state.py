@@ -299,6 +299,7 @@ class TrainState:
         if not data:
             return TrainConfig()
         try:
-            return TrainConfig.from_dict(dict(data))
+            # The form's remembered settings are not a run: one from before the precision setting gets its default.
+            return TrainConfig.from_dict({"precision": TrainConfig.precision, **dict(data)})
         except (TypeError, ValueError):
             return TrainConfig()

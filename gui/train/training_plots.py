@@ -96,9 +96,10 @@ class _Smoother:
 class _MetricPlot:
     """One metric (loss or accuracy): raw and smoothed training per batch, validation per epoch."""
 
-    def __init__(self, plot: pg.PlotItem, name: str) -> None:
+    def __init__(self, plot: pg.PlotItem, name: str, ceiling: float | None = None) -> None:
         self.plot = plot
         self.name = name
+        self.ceiling = ceiling  # the highest value the metric can take (accuracy: 1)
         plot.setLabel("bottom", "epoch")
         plot.setClipToView(True)
         plot.setLimits(xMin=0)
@@ -164,6 +165,8 @@ class _MetricPlot:
         new_hi = math.ceil((hi + 0.02 * span) / step) * step
         if lo >= 0 > new_lo:  # losses and accuracies are never negative
             new_lo = 0.0
+        if self.ceiling is not None and hi <= self.ceiling < new_hi:  # an accuracy never passes 1
+            new_hi = self.ceiling
         self.y_range = (new_lo, new_hi)
         self.plot.setYRange(new_lo, new_hi, padding=0.02)
 
@@ -267,7 +270,7 @@ class TrainingPlots(QWidget):
                 p.getAxis(axis).setTextPen(fg)
                 p.getAxis(axis).setPen(pg.mkPen(fg.lighter(160) if fg.lightness() < 128 else fg.darker(160)))
         self.loss = _MetricPlot(loss, "loss")
-        self.accuracy = _MetricPlot(acc, "accuracy")
+        self.accuracy = _MetricPlot(acc, "accuracy", ceiling=1.0)
         acc.setXLink(loss)
         for metric in (self.loss, self.accuracy):
             # Panning or zooming by hand stops following; the plot's 'A' button resumes it.
@@ -417,14 +420,31 @@ class TrainingPlots(QWidget):
             self._train_loss_epoch.append(x, logs["loss"])
         if "accuracy" in logs:
             self._train_acc_epoch.append(x, logs["accuracy"])
-        if logs.get("lr", 0) > 0:
-            self._lr.append(x, logs["lr"])
+        lr = logs.get("lr")
+        if lr is not None and math.isfinite(lr):  # a rate of 0 (the end of a cosine schedule) too
+            self._lr.append(x, lr)
         # The star marks the epoch the run keeps: the one best-epoch rule of core.runs.
         self._epoch_rows.append({"epoch": epoch, **logs})
         best = runs.best_epoch(self._epoch_rows)
         if best is not None:
             self.best_score, self.best_epoch = best.value, best.epoch
         self._dirty_epochs.update(PARTS)
+
+    def add_restored_epochs(self, rows: list[dict[str, float]]) -> None:
+        """A resumed run's earlier epochs (``epoch`` 1-based, as history.csv has them).
+
+        Their validation points and the best-epoch star sit at their own epochs, and their
+        training values (per epoch: no per-batch points are kept on disk) start the training line
+        that the new batches continue, so the curves go on without a gap.
+        """
+        for row in rows:
+            epoch = int(row.get("epoch", 0))
+            self.add_epoch(epoch, row)
+            if "loss" in row:
+                self._smooth_loss.append(float(epoch), row["loss"])
+            if "accuracy" in row:
+                self._smooth_acc.append(float(epoch), row["accuracy"])
+        self._dirty.update(("loss", "accuracy"))
 
     def load_history(self, rows: list[dict[str, float]], best_epoch: int | None = None) -> None:
         """Show a finished run's per-epoch history (no per-batch points are kept on disk)."""

@@ -268,7 +268,7 @@ class CellLayout:
         return QSize(self.width, self.height)
 
     def fit(self, text: str, caption: bool) -> str:
-        """``text`` made to fit the cell: captions drop the confidence first, then are elided."""
+        """``text`` made to fit the cell: a caption's class name is elided, its confidence kept."""
         key = (text, caption)
         out = self._fitted.get(key)
         if out is None:
@@ -293,12 +293,17 @@ class CellLayout:
 
 
 def _fit_caption(text: str, metrics: QFontMetrics, width: int) -> str:
-    """The caption, dropping the confidence before eliding the class name when space is short."""
+    """The caption made to fit: a long class name is elided and its confidence kept ("airpl… 97%");
+    only a cell too narrow for a letter and the confidence shows the elided name alone."""
     if metrics.horizontalAdvance(text) <= width:
         return text
-    name = text.rsplit(" ", 1)[0] if text.endswith("%") else text
-    if metrics.horizontalAdvance(name) <= width:
-        return name
+    if not text.endswith("%") or " " not in text:
+        return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+    name, pct = text.rsplit(" ", 1)
+    room = width - metrics.horizontalAdvance(" " + pct)
+    short = metrics.elidedText(name, Qt.TextElideMode.ElideRight, room) if room > 0 else ""
+    if len(short) >= 2:  # at least a letter and the ellipsis
+        return f"{short} {pct}"
     return metrics.elidedText(name, Qt.TextElideMode.ElideRight, width)
 
 

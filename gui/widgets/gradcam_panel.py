@@ -21,6 +21,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QWidget
 
+from core.ensemble import member_labels
 from gui.tasks import TaskFailure, TaskSlot
 from gui.widgets.image_canvas import DEFAULT_OPACITY, ImageCanvas, to_qimage
 from gui.workers import JobRunner
@@ -31,7 +32,22 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 48
-EMPTY_MAP = "Nothing in this image speaks for this class at this layer (the map is empty)."
+EMPTY_MAP = (
+    "Nothing in this image speaks for this class at this layer, nor at the convolutional layers before it "
+    "(their maps are empty)."
+)
+
+
+def _map_note(heat: np.ndarray, asked: str, used: str, class_name: str) -> str | None:
+    """What to say instead of the usual description: an empty map, or the earlier layer it came from."""
+    if float(np.max(heat, initial=0.0)) <= 0:
+        return EMPTY_MAP
+    if used == asked:
+        return None
+    return (
+        f"Evidence for '{class_name}' from layer {used}: at layer {asked} nothing speaks for it (that map is "
+        f"empty), so this is the map of the convolutional layer before it."
+    )
 
 
 def percent_text(p: float) -> str:
@@ -143,15 +159,15 @@ class GradCamPanel(QWidget):
         class_label.setBuddy(self.class_combo)
         layer_label = QLabel("&Layer")
         layer_label.setBuddy(self.layer_combo)
+        # One control a row: narrow panels show each choice whole (class names and percentages).
         grid.addWidget(class_label, 1, 0)
-        grid.addWidget(self.class_combo, 1, 1)
-        grid.addWidget(layer_label, 1, 2)
-        grid.addWidget(self.layer_combo, 1, 3)
-        grid.addWidget(self.member_label, 2, 0)
-        grid.addWidget(self.member_combo, 2, 1, 1, 3)
-        grid.addWidget(self.status, 3, 0, 1, 4)
+        grid.addWidget(self.class_combo, 1, 1, 1, 3)
+        grid.addWidget(layer_label, 2, 0)
+        grid.addWidget(self.layer_combo, 2, 1, 1, 3)
+        grid.addWidget(self.member_label, 3, 0)
+        grid.addWidget(self.member_combo, 3, 1, 1, 3)
+        grid.addWidget(self.status, 4, 0, 1, 4)
         grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
 
         self.check.toggled.connect(self._on_toggled)
         self.opacity.valueChanged.connect(lambda v: self.canvas.set_opacity(v / 100))
@@ -180,8 +196,9 @@ class GradCamPanel(QWidget):
         self._maps.clear()
         self.member_combo.blockSignals(True)
         self.member_combo.clear()
-        for m in self._members:
-            self.member_combo.addItem(m.title, str(m.path))
+        names = member_labels(self._members) if len(self._members) > 1 else [m.title for m in self._members]
+        for m, name in zip(self._members, names, strict=True):
+            self.member_combo.addItem(name, str(m.path))
             self.member_combo.setItemData(self.member_combo.count() - 1, str(m.path), Qt.ItemDataRole.ToolTipRole)
         self.member_combo.setCurrentIndex(0)
         self.member_combo.blockSignals(False)
@@ -332,13 +349,16 @@ class GradCamPanel(QWidget):
         self._computing = key
         self.status.setText("Computing Grad-CAM ...")
 
-        def job(reporter, cancel):
-            from core.gradcam import colorize, gradcam
+        names = list(self._members[0].class_names) if self._members else []
+        class_name = names[cls] if 0 <= cls < len(names) else str(cls)
 
-            heat = gradcam(model, image, cls, layer, size=size)
+        def job(reporter, cancel):
+            from core.gradcam import colorize, gradcam_with_fallback
+
+            heat, used = gradcam_with_fallback(model, image, cls, layer, size=size)
             # Kept even when a newer request superseded this one: switching back costs nothing.
             # (A QImage may be made off the GUI thread; a QPixmap may not.)
-            maps.put(key, to_qimage(colorize(heat)), None if float(np.max(heat)) > 0 else EMPTY_MAP)
+            maps.put(key, to_qimage(colorize(heat)), _map_note(heat, layer, used, class_name))
             return key
 
         # A new request supersedes this one: its end never reaches the view (the slot cuts it off).

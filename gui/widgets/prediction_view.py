@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QSizePolicy,
     QSpinBox,
     QTableWidget,
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.ensemble import member_labels
 from gui.widgets.gradcam_panel import GradCamPanel, percent_text
 from gui.widgets.image_canvas import ImageCanvas, to_qimage, view_array
 from gui.widgets.topk_chart import PREDICTED, TRUE, WRONG, TopKChart
@@ -67,11 +69,14 @@ class PredictionView(QWidget):
     """
 
     gradcam_ready = Signal()  # a Grad-CAM map was drawn (or found not to apply); for tests and owners
+    #: "Show activations": (what the model sees, uint8 H x W x C; its LoadedModel; the image's title)
+    activations_requested = Signal(object, object, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.jobs = JobRunner(self)
         self._members: list[LoadedModel] = []
+        self._member_labels: list[str] = []  # core.ensemble.member_labels: distinct names for the votes
         self._view: np.ndarray | None = None  # the shown image (RGB, at most image_canvas.MAX_VIEW_SIDE)
         self._inputs: list[np.ndarray] = []  # per member
         self._input_keys: list[str] = []
@@ -92,7 +97,13 @@ class PredictionView(QWidget):
         f.setBold(True)
         self.title.setFont(f)
 
-        self.canvas = ImageCanvas(minimum=200)
+        self.reading_note = QLabel("")  # how the image was read: first frame, transparency filled
+        self.reading_note.setWordWrap(True)
+        self.reading_note.setStyleSheet("color: palette(placeholder-text); font-style: italic")
+        self.reading_note.setToolTip("How the file was turned into the model's input.")
+        self.reading_note.hide()
+
+        self.canvas = ImageCanvas(minimum=150)
         self.canvas.setToolTip(
             "The image, with the Grad-CAM heat map over it: red where the evidence for the class is."
         )
@@ -109,6 +120,7 @@ class PredictionView(QWidget):
         left = QVBoxLayout()
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.title)
+        left.addWidget(self.reading_note)
         left.addWidget(self.canvas, 1)
         left.addWidget(self.gradcam)
 
@@ -126,23 +138,37 @@ class PredictionView(QWidget):
         self.truth = QLabel("")
         self.truth.setToolTip("The class this image really belongs to (from the dataset's labels).")
 
-        self.model_sees = ImageCanvas(minimum=84)
-        self.model_sees.setFixedSize(96, 96)
+        self.model_sees = ImageCanvas(minimum=64)
+        self.model_sees.setFixedSize(72, 72)
         self.model_sees.setToolTip(
             "What the model actually sees: the image after conversion to the model's colour mode and "
             "resizing to its input size."
         )
         self.model_sees_caption = QLabel("")
-        self.model_sees_caption.setWordWrap(True)
-        sees = QHBoxLayout()
-        sees.addWidget(self.model_sees)
-        sees_text = QVBoxLayout()
-        sees_title = QLabel("What the model sees")
+        self.model_sees_caption.setToolTip(self.model_sees.toolTip())
+        sees_title = QLabel("The model sees")
         sees_title.setStyleSheet("font-weight: bold")
-        sees_text.addWidget(sees_title)
-        sees_text.addWidget(self.model_sees_caption)
-        sees_text.addStretch(1)
-        sees.addLayout(sees_text, 1)
+        sees_title.setToolTip(self.model_sees.toolTip())
+        for label in (self.confidence, self.truth):
+            label.setWordWrap(True)
+        # The verdict beside what the model sees: the view fits the Gallery's panel at 1280 x 800.
+        verdict = QVBoxLayout()
+        verdict.addWidget(self.predicted)
+        verdict.addWidget(self.confidence)
+        verdict.addWidget(self.truth)
+        verdict.addStretch(1)
+        self.activations_button = QPushButton("Show activations")
+        self.activations_button.setToolTip(
+            "Open this image in the Inside tab: what each layer of the model makes of it (its feature maps)."
+        )
+        self.activations_button.clicked.connect(self._request_activations)
+        verdict.addWidget(self.activations_button, 0, Qt.AlignmentFlag.AlignLeft)
+        sees = QVBoxLayout()
+        for widget in (sees_title, self.model_sees, self.model_sees_caption):
+            sees.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        head = QHBoxLayout()
+        head.addLayout(verdict, 1)
+        head.addLayout(sees)
 
         self.k_spin = QSpinBox()
         self.k_spin.setRange(1, 20)
@@ -177,10 +203,7 @@ class PredictionView(QWidget):
 
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
-        right.addWidget(self.predicted)
-        right.addWidget(self.confidence)
-        right.addWidget(self.truth)
-        right.addLayout(sees)
+        right.addLayout(head)
         right.addLayout(chart_head)
         right.addWidget(self.chart, 2)
         right.addWidget(self.votes_title)
@@ -188,7 +211,6 @@ class PredictionView(QWidget):
 
         right_box = QWidget()
         right_box.setLayout(right)
-        right_box.setMinimumWidth(260)
         right_box.setMaximumWidth(520)
 
         self.message = QLabel("")
@@ -237,6 +259,7 @@ class PredictionView(QWidget):
         """
         members = list(loaded) if isinstance(loaded, list | tuple) else [loaded]
         self._members = members
+        self._member_labels = member_labels(members) if len(members) > 1 else [m.title for m in members]
         self.gradcam.set_members(members)
         self.clear()
 
@@ -250,8 +273,12 @@ class PredictionView(QWidget):
         title: str = "",
         member_probs: np.ndarray | None = None,
         member_inputs: Sequence[np.ndarray] | None = None,
+        notes: Sequence[str] = (),
     ) -> None:
         """Show one image and its prediction; Grad-CAM follows when ready.
+
+        ``notes`` say how the file was read (:func:`core.images.reading_notes`: an animation's first
+        frame, transparency filled and with which colour); shown under the title.
 
         ``model_input`` is what the (first) model saw, uint8 ``(H, W, C)``; ``probs`` the
         probabilities (the ensemble's mean for an ensemble). ``true_index``, when known (gallery),
@@ -278,6 +305,9 @@ class PredictionView(QWidget):
         self.body.show()
         self.title.setText(title)
         self.title.setToolTip(title)
+        note = "; ".join(notes)
+        self.reading_note.setText(note[:1].upper() + note[1:] + "." if note else "")
+        self.reading_note.setVisible(bool(note))
         self.canvas.set_image(to_qimage(self._view))
         top = int(np.argmax(self._probs))
         self.predicted.setText(names[top])
@@ -299,6 +329,7 @@ class PredictionView(QWidget):
         self._draw_chart()
         self._fill_votes()
         self.gradcam.show_image(self._view, self._inputs, self._input_keys, self._probs, names)
+        self.activations_button.setEnabled(True)
 
     def clear(self, message: str = "") -> None:
         """Empty the view; ``message`` (if any) says why, in its place."""
@@ -308,6 +339,8 @@ class PredictionView(QWidget):
         self._true_index = None
         self.gradcam.clear()
         self.title.setText("")
+        self.reading_note.setText("")
+        self.reading_note.hide()
         self.canvas.set_image(None)
         self.model_sees.set_image(None)
         self.model_sees_caption.setText("")
@@ -321,6 +354,7 @@ class PredictionView(QWidget):
         self.message.setText(message)
         self.message.setVisible(bool(message))
         self.body.setVisible(not message)
+        self.activations_button.setEnabled(False)
 
     def hold_gradcam(self, hold: bool) -> None:
         """Postpone Grad-CAM work while ``hold`` (an owner busy with a batch on the same CPU); the map
@@ -356,6 +390,13 @@ class PredictionView(QWidget):
     # ==========================================================================================
     # Drawing
 
+    def _request_activations(self) -> None:
+        """The image shown, as the model in view (an ensemble's chosen member) sees it, to the Inside tab."""
+        i = self.member_index
+        if i < len(self._inputs) and i < len(self._members):
+            title = self.title.text() or "image"
+            self.activations_requested.emit(self._inputs[i], self._members[i], title)
+
     def _show_model_input(self) -> None:
         i = self.member_index
         if not self._inputs or i >= len(self._inputs):
@@ -364,7 +405,7 @@ class PredictionView(QWidget):
         self.model_sees.set_image(to_qimage(x))
         h, w = x.shape[:2]
         mode = "grey" if (x.ndim == 2 or x.shape[2] == 1) else "colour"
-        self.model_sees_caption.setText(f"{w} × {h} pixels, {mode}: the image after conversion and resizing.")
+        self.model_sees_caption.setText(f"{w} × {h} pixels, {mode}")
 
     def _draw_chart(self) -> None:
         if self._probs is None:
@@ -386,7 +427,7 @@ class PredictionView(QWidget):
             return
         names = self.class_names
         top = int(np.argmax(self._probs))
-        rows = [("Ensemble (mean)", self._probs)] + [(m.title, mp[i]) for i, m in enumerate(self._members)]
+        rows = [("Ensemble (mean)", self._probs)] + [(t, mp[i]) for i, t in enumerate(self._member_labels)]
         self.votes.setRowCount(len(rows))
         for r, (label, p) in enumerate(rows):
             vote = int(np.argmax(p))
@@ -400,7 +441,7 @@ class PredictionView(QWidget):
                 elif c == 1 and vote != top:
                     item.setForeground(WRONG)
                 if c == 0 and r > 0:
-                    item.setToolTip(str(self._members[r - 1].path))
+                    item.setToolTip(f"{label}\n{self._members[r - 1].path}")
                 self.votes.setItem(r, c, item)
         self.votes.resizeRowsToContents()
         agree = sum(1 for i in range(len(self._members)) if int(np.argmax(mp[i])) == top)

@@ -3,7 +3,7 @@
 The most probable class is the top bar, in blue (red when a known true class says it is wrong);
 the true class, when known and shown, is green. Each bar carries its probability in per cent.
 For an ensemble each member's probability of the class is a small dark tick on the bar, so the
-spread of the votes is visible at a glance.
+spread of the votes is visible at a glance; a legend under the chart says so.
 
 The plot items are made once and updated with ``setOpts``/``setData``; pyqtgraph itself is imported
 only when the chart is first shown or filled (it costs start-up time otherwise).
@@ -43,6 +43,11 @@ class TopKChart(QWidget):
         self._empty = QLabel("")
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._layout.addWidget(self._empty)
+        self.legend = QLabel("")  # what the ensemble's ticks are (shown with them)
+        self.legend.setWordWrap(True)
+        self.legend.setStyleSheet("color: palette(placeholder-text)")
+        self.legend.hide()
+        self._layout.addWidget(self.legend)
         self.setMinimumHeight(4 * ROW_HEIGHT)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip("The most probable classes and their probabilities.")
@@ -77,7 +82,7 @@ class TopKChart(QWidget):
         item.addItem(self._members)
         self._layout.removeWidget(self._empty)
         self._empty.hide()
-        self._layout.addWidget(plot)
+        self._layout.insertWidget(0, plot, 1)
         self._plot = plot
         self._text_color = fg
 
@@ -121,6 +126,7 @@ class TopKChart(QWidget):
             return
         self._bars.setOpts(x0=[], y=[], height=[], width=[], brushes=[])
         self._members.setData([], [])
+        self.legend.hide()
         for label in self._labels:
             label.hide()
         self._plot.getPlotItem().getAxis("left").setTicks([[]])
@@ -185,8 +191,14 @@ class TopKChart(QWidget):
             yy = np.concatenate([np.full(len(member_probs), y) for y in ys])
             self._members.setData(xs, yy)
             self._members.setToolTip("Each tick: one member model's probability of the class.")
+            self.legend.setText(
+                f"<b>|</b> each tick: one of the {len(member_probs)} member models' probability of the class; "
+                "the bar: their mean"
+            )
+            self.legend.show()
         else:
             self._members.setData([], [])
+            self.legend.hide()
         self.setMinimumHeight(max(4, n + 1) * ROW_HEIGHT)
 
 

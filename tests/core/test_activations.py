@@ -96,3 +96,28 @@ def test_mosaic_lays_out_every_map_once_with_nan_gaps():
     assert activations.tile_at(13, 6, (5, 4), 7, 3) is None  # an unused tile
     assert int(np.isfinite(image).sum()) == maps.size
     assert activations.shared_levels(np.zeros(3)) == (0.0, 1.0)
+
+
+def test_browsing_images_and_layers_traces_one_function_and_warns_of_no_retracing(caplog):
+    """TensorFlow warned "N out of the last M calls ... triggered tf.function retracing" after
+    clicking through a few layers: each layer had its own tf.function (all of one Python lambda)."""
+    import keras
+
+    inp = keras.Input((12, 12, 1))
+    h = keras.layers.Rescaling(1 / 255)(inp)
+    for i in range(4):
+        h = keras.layers.Conv2D(2, 3, padding="same", activation="relu", name=f"c{i}")(h)
+    h = keras.layers.GlobalAveragePooling2D(name="features")(h)
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax", name="predictions")(h))
+    names = [c.name for c in activations.layer_choices(model)]
+    assert len(names) == 6
+    probe = activations.probe_for(model)
+    rng = np.random.default_rng(0)
+    caplog.set_level("WARNING", logger="tensorflow")
+    for _image in range(4):
+        image = rng.integers(0, 256, (12, 12, 1), dtype=np.uint8)
+        for name in names:
+            out = activations.activations(model, image, name)
+            assert out.shape == tuple(model.get_layer(name).output.shape[1:])
+    assert probe.tracing_count() == 1
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

@@ -149,3 +149,33 @@ def test_the_weights_kept_are_those_of_the_epoch_the_runs_table_calls_best(tmp_p
     rule = runs.best_epoch(history.rows)
     assert (rule.epoch, rule.value) == (best.epoch, best.value)
     assert (tmp_path / "best.weights.h5").exists()
+
+
+def test_an_epochs_seconds_leave_out_the_time_it_was_paused():
+    import threading
+    import time
+
+    cancel = CancelToken()
+    clock = callbacks.EpochClock(STEPS, cancel)
+    clock.on_epoch_begin(0)
+    cancel.pause()
+    threading.Timer(0.4, cancel.resume).start()
+    started = time.perf_counter()
+    cancel.wait_while_paused()  # what FollowCancelToken does between batches
+    held = time.perf_counter() - started
+    clock.on_epoch_end(0)
+    assert held >= 0.35 and cancel.paused_seconds >= 0.35
+    assert clock.seconds < 0.2  # the epoch itself did nothing but wait
+
+
+def test_run_time_adds_earlier_sessions_and_leaves_pauses_out_of_the_training_time():
+    from core.run_time import RunTime
+
+    now = [100.0]
+    cancel = CancelToken()
+    times = RunTime(cancel, active_before=50.0, wall_before=70.0, clock=lambda: now[0])
+    now[0] += 30.0
+    cancel._held += 10.0  # ten of those thirty seconds were spent paused
+    assert times.active == pytest.approx(50.0 + 20.0)
+    assert times.wall == pytest.approx(70.0 + 30.0)
+    assert times.status_fields() == {"seconds": 70.0, "wall_seconds": 100.0}

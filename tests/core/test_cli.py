@@ -14,7 +14,11 @@ from PIL import Image
 from core.cli import _parse_option, _parse_shape, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULT = re.compile(r"test accuracy (\d\.\d{4}) \(loss ([\d.]+)\), run saved in (.+)$")
+# The closing line, the same as the app's log ends with: test accuracy, images, times, the run.
+RESULT = re.compile(
+    r"test accuracy (\d\.\d{4}) \(loss ([\d.]+)\) on ([\d,]+) images; "
+    r"training took \d+:\d\d(?: \(\d+:\d\d with pauses\))?; run saved in (?P<run>.+)$"
+)
 
 
 def test_models_and_datasets_list_without_loading_tensorflow():
@@ -37,7 +41,7 @@ def test_train_then_evaluate_then_predict(capsys, tmp_path):
     assert out[0].startswith("Epoch 1/1") and "val_accuracy" in out[0]
     m = RESULT.search(out[-1])
     assert m, out[-1]
-    acc, run_dir = float(m.group(1)), Path(m.group(3))
+    acc, run_dir = float(m.group(1)), Path(m.group("run"))
     assert (run_dir / "model.keras").exists() and 0.0 <= acc <= 1.0
 
     assert run_cli(["evaluate", run_dir.name, "--report"]) == 0
@@ -124,7 +128,7 @@ def test_resume_then_continue_from_the_command_line(capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert out[0].startswith("Epoch 2/2") and "val_accuracy" in out[0]
     m = RESULT.search(out[-1])
-    assert m and Path(m.group(3)) == run_dir
+    assert m and Path(m.group("run")) == run_dir
 
     assert run_cli(["resume", run_dir.name]) == 2
     err = capsys.readouterr().err
@@ -136,7 +140,7 @@ def test_resume_then_continue_from_the_command_line(capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert out[0].startswith("Epoch 3/3")
     m = RESULT.search(out[-1])
-    assert m and Path(m.group(3)) == run_dir
+    assert m and Path(m.group("run")) == run_dir
     history = (run_dir / "history.csv").read_text().strip().splitlines()
     assert len(history) == 4  # the header and all three epochs, in the one run folder
 

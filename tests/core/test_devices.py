@@ -70,3 +70,17 @@ def test_devices_command_describes_this_machine(capsys):
     assert run_cli(["devices"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("CPU ") and "TensorFlow " in out and "Precision   auto uses" in out
+
+
+def test_train_flags_reach_the_config(monkeypatch):
+    seen = {}
+
+    def fake_train(config, reporter=None, cancel=None, **kw):
+        seen["config"] = config
+        raise WorkbenchError("stop here")
+
+    monkeypatch.setattr("core.training.train", fake_train)
+    assert run_cli(["train", "--precision", "mixed", "--devices", "gpu:0,gpu:1", "--epochs", "1"]) == 2
+    assert seen["config"].precision == "mixed" and seen["config"].devices == "gpu:0,gpu:1"
+    assert run_cli(["train", "--epochs", "1"]) == 2
+    assert seen["config"].precision == "auto" and seen["config"].devices == "auto"

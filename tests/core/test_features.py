@@ -90,8 +90,12 @@ def test_embed_gives_one_point_per_row_and_is_repeatable():
     b = features.embed(x, "tsne", seed=0)
     assert a.shape == (120, 2) and np.all(np.isfinite(a))
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
-    assert phases == ["PCA to 50 dimensions", f"t-SNE (about {features.expected_seconds(120):.0f} s for 120 points)"]
-    assert {(done, total) for done, total, _ in progress.calls} == {(0, 0)}  # phases cannot be measured
+    tsne = f"t-SNE (about {features.expected_seconds(120):.0f} s for 120 points)"
+    assert phases[:2] == ["PCA to 50 dimensions", tsne] and set(phases[2:]) <= {tsne}
+    # PCA cannot be measured; t-SNE counts its iterations (as the child process prints them).
+    assert {(done, total) for done, total, _ in progress.calls[:2]} == {(0, 0)}
+    iterations = [done for done, total, _ in progress.calls[2:]]
+    assert iterations == sorted(iterations) and all(0 < i <= features.TSNE_MAX_ITER for i in iterations)
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
@@ -150,3 +154,34 @@ def test_model_files_outside_runs_cache_in_the_workspace(tmp_path):
     assert folder.parent == paths.workspace_dir() / "embeddings"
     assert features.cache_dir_for(tmp_path) == tmp_path / "embeddings"
     assert features.expected_seconds(10_000) > features.expected_seconds(1_000) > features.expected_seconds(10, "pca")
+
+
+def test_tsne_stops_when_cancelled_before_it_finishes(monkeypatch):
+    """Closing the app waited ~75 s for a t-SNE of 10,000 points: scikit-learn cannot be interrupted.
+    Now the child process is killed once the token is set: it ends long before its last iteration."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(1500, 20)).astype(np.float32)
+    token = CancelToken()
+    seen: list[int] = []
+
+    class StopAtFirstIterations(ProgressLog):
+        def on_progress(self, done, total, what):
+            super().on_progress(done, total, what)
+            if total == features.TSNE_MAX_ITER:
+                seen.append(done)
+                token.cancel()  # as Stop (or closing the app) does, from another thread
+
+    import subprocess
+
+    children: list[subprocess.Popen] = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            children.append(self)
+
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    with pytest.raises(Cancelled):
+        features.embed(x, "tsne", seed=0, reporter=StopAtFirstIterations(), cancel=token)
+    assert seen and max(seen) < features.TSNE_MAX_ITER  # cancelled during the optimisation
+    assert len(children) == 1 and children[0].returncode not in (None, 0)  # killed, not finished

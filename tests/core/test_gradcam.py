@@ -172,3 +172,23 @@ def test_import_does_not_load_tensorflow():
     code = "import sys, core.gradcam, core.ensemble; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False False", out.stderr
+
+
+def test_an_empty_map_at_the_default_layer_falls_back_to_the_previous_convolution(empty_last_map_model):
+    model = empty_last_map_model
+    image = np.zeros((8, 8, 1), np.uint8)
+    image[2:6, 3:5] = 255
+    assert G.default_layer(model) == "conv2"
+    assert float(G.gradcam(model, image, 0).max()) == 0.0  # the case: empty at the default layer
+
+    heat, used = G.gradcam_with_fallback(model, image, 0)
+    assert used == "conv1"
+    assert heat.shape == (8, 8) and heat.max() == pytest.approx(1.0)
+    assert heat[3, 3] > heat[0, 0]  # it points at the bright stroke
+
+    # A map that is not empty stays at the layer asked for.
+    heat, used = G.gradcam_with_fallback(model, image, 1)
+    assert used == "conv2" and heat.max() > 0
+    # Empty everywhere (a black image has no evidence at any layer): zeros, at the layer asked for.
+    heat, used = G.gradcam_with_fallback(model, np.zeros((8, 8, 1), np.uint8), 0)
+    assert used == "conv2" and heat.max() == 0.0

@@ -1,4 +1,4 @@
-"""Reliability corpus (issue 13, items 7, 18 and 19): settings that cannot work are said before training.
+"""Reliability corpus (issue 13, items 7, 18 and 19; issue 15): settings that cannot work are said before training.
 
 Each case was a silent wrong result, a traceback or a wasted training before: a learning rate that
 cannot train, a negative step factor, an early-stopping patience that silently became 5, a centre
@@ -250,3 +250,29 @@ def test_a_folder_too_small_for_validation_says_how_to_train_without_it(tmp_path
     with pytest.raises(WorkbenchError, match="validation split to 0"):
         train(config, workspace=tmp_path / "workspace")
     assert runs.list_runs(tmp_path / "workspace") == []
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 15: precision and devices the machine cannot give are said before training
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "words"),
+    [
+        ("--precision", "float16", "the precision must be auto, float32 or mixed (not 'float16'"),
+        ("--precision", "half", "not 'half'"),
+        ("--devices", "gpu:x", "devices must be auto, cpu, or a list such as gpu:0,gpu:1 (not 'gpu:x')"),
+        ("--devices", "tpu:0", "not 'tpu:0'"),
+        ("--devices", "gpu:0,cpu", "on GPUs or on the CPU, not both"),
+        ("--devices", "gpu:7", "There is no GPU 7 on this machine (GPUs TensorFlow sees: none)"),
+    ],
+)
+def test_a_precision_or_device_that_cannot_be_had_is_refused_before_a_run_exists(capsys, flag, value, words):
+    line = refused(capsys, *TRAIN, flag, value)
+    assert words in line
+    assert no_runs()
+
+
+def test_a_sweep_with_a_bad_precision_is_refused_before_a_trial(capsys):
+    line = refused(capsys, "sweep", "--epochs", "1", "--limit", "60", "--precision", "float16", "--vary", "seed=1,2")
+    assert "precision must be auto, float32 or mixed" in line

@@ -15,7 +15,7 @@ import pytest
 from core import runs
 from core.backup import backup_epoch
 from core.config import TrainConfig
-from core.errors import RunError
+from core.errors import RunError, WorkbenchError
 from core.reporting import CancelToken, NullReporter
 from core.training import resume_run, train
 
@@ -51,6 +51,31 @@ def test_stopped_run_continues_where_it_stopped(tiny_dataset, tmp_path):
     assert result.state == "finished" and result.epochs_done == 3
     assert [r["epoch"] for r in runs.read_history(first.run_dir)] == [1.0, 2.0, 3.0]
     assert runs.read_status(first.run_dir)["state"] == "finished"
+    # One format for the epoch column: the restored epoch is not rewritten as "1.0".
+    lines = (first.run_dir / "history.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["epoch", "1", "2", "3"]
+
+
+def test_a_resumed_run_counts_the_time_before_the_crash(tiny_dataset, tmp_path):
+    """The run's time goes on across a resume: it was only the time since the resume."""
+
+    class CrashInSecondEpoch(NullReporter):
+        def on_batch(self, epoch, step, steps, logs):
+            if epoch == 1:
+                raise RuntimeError("the power went out")
+
+    with pytest.raises(WorkbenchError):
+        train(cfg(epochs=2), CrashInSecondEpoch(), workspace=tmp_path, dataset=tiny_dataset)
+    (run_dir,) = runs.run_folders(tmp_path)
+    before = runs.read_run(run_dir)
+    assert before.state == "failed" and before.seconds > 0
+    assert before.seconds >= runs.read_history(run_dir)[0]["seconds"]  # loading and building count too
+    started = time.perf_counter()
+    result = resume_run(run_dir, dataset=tiny_dataset)
+    session = time.perf_counter() - started
+    assert result.seconds >= before.seconds + 0.9 * session
+    assert result.wall_seconds >= result.seconds
+    assert runs.read_run(run_dir).seconds == result.seconds
 
 
 def test_finished_run_trains_extra_epochs_and_keeps_its_best(tiny_dataset, tmp_path):

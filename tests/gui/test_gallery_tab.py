@@ -242,6 +242,28 @@ def test_filters_sorting_and_the_count(make_tab, qtbot):
     assert tab.outcome_buttons.checkedId() == 0 and tab.sort_combo.currentIndex() == 0
 
 
+def test_a_long_count_line_ends_in_an_ellipsis_with_the_whole_line_in_its_tooltip(make_tab, qtbot):
+    tab = make_tab()
+    data = make_data()
+    long_names = [f"{name} of a remarkably long and descriptive class name" for name in NAMES]
+    data.evaluation.class_names[:] = long_names
+    tab.set_data(data)
+    tab.resize(1280, 800)
+    show_active(qtbot, tab)
+    tab.outcome_buttons.button(2).click()  # Wrong
+    tab.true_combo.setCurrentIndex(2)
+    tab.pred_combo.setCurrentIndex(3)
+    label = tab.count_label
+    full = label.text()
+    assert long_names[1] in full and long_names[2] in full
+    shown = label.shown_text()
+    assert shown != full and shown.endswith("…"), "the count was cut off without a sign"
+    assert label.fontMetrics().horizontalAdvance(shown) <= label.contentsRect().width()
+    assert full in label.toolTip()
+    tab.reset_filters()
+    assert label.shown_text() == label.text() == "All 300 test images" and full not in label.toolTip()
+
+
 def _click_cell(qtbot, table, row: int, col: int) -> None:
     rect = table.visualRect(table.model().index(row, col))
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -393,7 +415,7 @@ def test_the_shipped_model_then_a_run_end_to_end(make_tab, qtbot):
     tab.show_run(run_dir)
     wait_idle(qtbot, tab)
     assert tab.data.run_dir == run_dir and tab.data.has_images and tab.data.loaded_model is None
-    assert run_dir.name in tab.source_combo.currentText()
+    assert tab.source_combo.currentData() == ("run", str(run_dir))  # listed by its label (core.labels)
     assert tab.count_label.text() == "All 1,000 test images"
     (r,) = np.flatnonzero(tab.data.test_index == data.test_index[row])
     assert tab.data.images.image(int(r)).tobytes() == data.images.image(row).tobytes()
@@ -413,8 +435,8 @@ def test_runs_that_cannot_be_shown_say_why_and_can_be_evaluated(make_tab, qtbot)
     runs.write_status(failed, state="failed", error="The model did not fit in memory.")
     tab = make_tab()
     tab.refresh_sources()
-    texts = [tab.source_combo.itemText(i) for i in range(tab.source_combo.count())]
-    assert any(failed.name in t and "failed" in t for t in texts)
+    texts = {tab.source_combo.itemData(i): tab.source_combo.itemText(i) for i in range(tab.source_combo.count())}
+    assert texts[("run", str(failed))].endswith("failed")
     tab.show_run(failed)
     assert tab.data is None and tab.stack.currentIndex() == 0
     assert "did not fit in memory" in tab.empty_label.text() and not tab.empty_evaluate.isVisibleTo(tab)
@@ -438,6 +460,24 @@ def test_show_in_gallery_from_the_main_window(make_window, qtbot):
     assert window.tabs.currentWidget() is window.gallery_tab
     qtbot.waitUntil(lambda: window.gallery_tab.data is not None, timeout=60_000)
     assert window.gallery_tab.data.run_dir == run_dir
+
+
+def test_a_point_clicked_in_the_inside_tab_selects_that_image_in_the_gallery_grid(make_window, qtbot):
+    data = gallery.evaluate_model_file(SHIPPED)
+    run_dir = _run_from_shipped(data)
+    window = make_window(wait_for_tf=False)
+    tab = window.gallery_tab
+    window.inside_tab.show_detail.emit(run_dir, 7)  # the run is not shown yet: it is opened first
+    qtbot.waitUntil(lambda: tab.data is not None and tab.data.run_dir == run_dir, timeout=60_000)
+    assert window.tabs.currentWidget() is tab
+    assert tab.model.row_at(tab.view.currentIndex()) == 7 and tab.detail_row == 7
+    # Shown, but hidden by a filter: the filter is reset and the image selected.
+    tab.outcome_buttons.button(2).click()  # wrong only
+    right = int(np.flatnonzero(tab.data.correct)[3])
+    window.inside_tab.show_detail.emit(run_dir, right)
+    assert tab.model.row_at(tab.view.currentIndex()) == right and tab.detail_row == right
+    assert tab.outcome_buttons.checkedId() == 0
+    assert tab.view.visualRect(tab.view.currentIndex()).intersects(tab.view.viewport().rect())  # in view
 
 
 def test_a_damaged_run_is_an_error_a_person_can_act_on_and_missing_pictures_are_explained(make_tab, qtbot, errors):
@@ -559,7 +599,7 @@ def test_opening_a_then_b_at_once_shows_only_b_whatever_order_the_jobs_end_in(
     assert tab.data is datas["B"] and seen == [datas["B"]]
     assert not tab.loading and not tab.sources.progress_row.isVisibleTo(tab)
     if kinds[1] == "run":  # (a fake model file is in no list of shipped models)
-        assert paths["B"].name in tab.source_combo.currentText()
+        assert tab.source_combo.currentData() == ("run", str(paths["B"]))
     assert tab.count_label.text() == "All 70 test images"
 
 

@@ -104,6 +104,19 @@ def test_sources_are_found_by_path_and_added_once(tmp_path):
     assert state.source_for(folder)[0].kind == "run"
 
 
+def test_the_default_source_is_the_newest_run_else_the_shipped_model(tmp_path):
+    state = InsideState()
+    assert state.default_source() is None  # nothing listed
+    shipped = Source("model", tmp_path / "m.keras", "m (shipped model)")
+    newest, older = Source("run", tmp_path / "r2", "r2"), Source("run", tmp_path / "r1", "r1")
+    state.set_sources([newest, older, shipped])
+    assert state.default_source() is newest
+    state.set_sources([shipped])
+    assert state.default_source() is shipped
+    state.begin_open(shipped)
+    assert state.default_source() is None  # something is on its way: no default over it
+
+
 def test_controls_follow_what_is_open_and_running():
     state = InsideState()
     c = state.controls()

@@ -48,7 +48,7 @@ def test_initial_models_are_last_times_that_still_exist_else_the_shipped_one(tmp
 
 def test_choosing_and_loading_models():
     state = PredictState()
-    assert state.choose_models([Path("/m/a.keras"), Path("/m/b.keras")]) == ["/m/a.keras", "/m/b.keras"]
+    state.choose_models([Path("/m/a.keras"), Path("/m/b.keras")])
     assert state.load_when_ready  # chosen, not loaded: load when TensorFlow is ready
     state.start_loading(state.wanted)
     assert not state.load_when_ready and state.loading == [Path("/m/a.keras"), Path("/m/b.keras")]
@@ -56,6 +56,18 @@ def test_choosing_and_loading_models():
     assert state.has_model and state.loading is None and state.model_problem is None
     state.use_models([], problem="refused for your safety")
     assert not state.has_model and state.model_problem == "refused for your safety"
+
+
+def test_a_refused_choice_gives_way_to_the_models_in_use():
+    state = PredictState()
+    state.choose_models([Path("/m/a.keras")])
+    assert not state.refuse_choice()  # nothing in use before: no model
+    state.start_loading(state.wanted)
+    state.use_models([Path("/m/a.keras")])
+    state.choose_models([Path("/m/a.keras"), Path("/m/three.keras")])
+    state.start_loading(state.wanted)
+    assert state.refuse_choice()
+    assert state.wanted == [Path("/m/a.keras")] and state.in_use == [Path("/m/a.keras")] and state.loading is None
 
 
 def test_what_the_view_says_while_images_wait_for_a_model():

@@ -381,8 +381,9 @@ def test_lambda_model_is_refused_with_the_safety_message(make_tab, qtbot, models
     title, message, detail = errors[-1]
     assert title == "Cannot use the model"
     assert "Lambda layer" in message and "refused for your safety" in message and "safe_mode" in detail
-    assert tab.members == [] and tab.predictors == []
-    assert "refused for your safety" in tab.view.message.text()
+    qtbot.waitUntil(lambda: tab.state.loading is None, timeout=10_000)
+    assert [m.path for m in tab.members] == [SHIPPED] and tab.predictors  # the model in use stays
+    assert tab.picker.selected_paths() == [SHIPPED]
     item = next(i for i in tab.picker._items() if Path(i.data(0, Qt.ItemDataRole.UserRole)).name == "lambda.keras")
     assert not item.icon(0).isNull() and "refused" in item.toolTip(0)
     # Choosing a good model again works.
@@ -466,7 +467,8 @@ def test_ensemble_averages_members_and_shows_their_votes(make_tab, qtbot, models
     qtbot.waitUntil(lambda: bool(errors), timeout=60_000)
     assert errors[-1][0] == "These models cannot be combined"
     assert "predicts 10 classes but" in errors[-1][1]
-    assert tab.members == []
+    qtbot.waitUntil(lambda: tab.state.loading is None, timeout=10_000)
+    assert [m.path for m in tab.members] == [SHIPPED, models["digits"]]  # the ensemble in use stays
 
 
 def test_the_tab_remembers_its_models_opened_files_and_class_names(make_tab, qtbot, models, tmp_path):

@@ -135,16 +135,16 @@ def test_two_runs_differing_in_one_setting_show_exactly_that_column(make_tab, re
     assert setting_columns == ["setting:learning_rate"]
     assert headers(tab) == [
         "Run",
+        "Best val. acc.",
+        "Test acc.",
+        "Time",
+        "State",
+        "Epochs",
         "Date",
         "Dataset",
         "Model",
         "Parameters",
         "Learning rate",
-        "Epochs",
-        "Best val. acc.",
-        "Test acc.",
-        "Time",
-        "State",
         "Note",
     ]
     shown = [tab.proxy.index(r, 0).data(PathRole) for r in range(2)]
@@ -762,3 +762,40 @@ def test_runs_tab_and_export_dialog_settings_round_trip(make_tab, workspace, qtb
     qtbot.addWidget(reopened)
     assert reopened.format == "tflite"
     assert jobs.shutdown(30_000)
+
+
+def test_prediction_diff_counts_follow_the_runs_when_they_change(make_tab, workspace, qtbot):
+    from core.datasets import load_dataset
+
+    dataset = load_dataset("mnist-sample")
+    root = workspace / "runs"
+    a = _fake_evaluated_run(root, 0, np.array([1, 2, 3, 4]), dataset)
+    b = _fake_evaluated_run(root, 1, np.array([3, 4, 5]), dataset)
+    tab = make_tab(workspace)
+    select(qtbot, tab, [a, b])
+    with qtbot.waitSignal(tab.diff.loaded, timeout=30_000):
+        tab.show_diff()
+    assert tab.diff.buttons["fixed"].text() == "Fixed by B: 2"
+    # Run B is evaluated again (continued, say): now it also gets image 1 wrong and 2 right.
+    import os
+
+    y = np.asarray(dataset.test.labels, dtype=np.int64)
+    pred = y.copy()
+    pred[[1, 3, 4, 5, 6]] = (y[[1, 3, 4, 5, 6]] + 1) % 10
+    probs = np.full((len(y), 10), 0.01, np.float32)
+    probs[np.arange(len(y)), pred] = 0.91
+    np.savez_compressed(b / "evaluation.npz", y_true=y, probs=probs, indices=np.arange(len(y)))
+    later = os.stat(b / "evaluation.npz").st_mtime_ns + 10**9
+    os.utime(b / "evaluation.npz", ns=(later, later))
+    with qtbot.waitSignal(tab.diff.loaded, timeout=30_000):
+        tab.show_diff()
+    assert tab.diff.buttons["fixed"].text() == "Fixed by B: 1"
+    assert tab.diff.buttons["broken"].text() == "Broken by B: 2"
+    # A refused pair shows no counts of the comparison before.
+    with np.load(b / "evaluation.npz") as data:
+        arrays = {k: data[k][:500] for k in data.files}
+    np.savez_compressed(b / "evaluation.npz", **arrays)
+    with qtbot.waitSignal(tab.diff.loaded, timeout=30_000):
+        tab.show_diff()
+    assert tab.diff.diff is None
+    assert [button.text() for button in tab.diff.buttons.values()] == ["Fixed by B", "Broken by B", "Wrong in both"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -376,3 +377,23 @@ def test_progress_bars_refresh_in_a_frame_without_a_plot_at_most_4_times_a_secon
     clock[0] += monitor.PROGRESS_INTERVAL_S
     assert frames(1) == ["progress"] and tab.monitor.epoch_bar.value() == 6
     tab.plots.stop_run()
+
+
+def test_continue_training_shows_the_runs_settings_and_ends_the_log_with_the_closing_line(
+    make_window, qtbot, tiny_config
+):
+    from core.training import train
+
+    window = make_window()
+    tab = window.train_tab
+    first = train(tiny_config(epochs=1, batch_size=32, learning_rate=2e-3), workspace=window.workspace)
+    tab.apply_config(tiny_config(epochs=7, batch_size=16, optimizer="sgd", learning_rate=0.05))  # other settings
+    with qtbot.waitSignal(tab.running_changed, timeout=60_000):
+        assert tab.resume_run(first.run_dir, extra_epochs=1)
+    shown = tab.hyper.values()
+    assert (shown["batch_size"], shown["optimizer"], shown["epochs"]) == (32, "adam", 2)
+    assert shown["learning_rate"] == 2e-3 and tab.state.config.batch_size == 32
+    qtbot.waitUntil(lambda: not tab.running, timeout=120_000)
+    last = tab.log.toPlainText().strip().splitlines()[-1]
+    assert last.startswith("Test accuracy ") and last.endswith(f"run saved in {first.run_dir}")
+    assert re.search(r"\) on [\d,]+ images; training took \d+:\d\d", last), last
