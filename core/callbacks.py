@@ -8,10 +8,13 @@ order and several of them read what an earlier one decided in the same hook.
 3. :class:`FollowCancelToken` holds training while paused and stops it within one batch of Stop.
 4. :class:`StopOnNaNLoss` stops training at the first batch whose loss is NaN or infinite.
 5. :class:`LearningRateByEpoch` sets the learning rate at each epoch start (step decay).
+   :class:`WarmupCosine` sets it before each batch instead (warm-up, then cosine decay).
 6. :class:`BestWeights` keeps the best epoch's weights, in memory and in ``best.weights.h5``.
 7. :class:`RecordEpochs` writes each whole epoch to ``history.csv`` and ``status.json`` and reports it
    (its ``lr`` is the rate the epoch trained with: the one at its first step).
 8. :class:`AtomicBackup` backs up weights, optimizer state and epoch count; it restores them at start.
+9. :class:`StopWhenNoBetter` (early stopping by the best-epoch rule) and :class:`TimeBudget` (fits
+   the run into a time budget) end training after the epoch is recorded.
 
 A half epoch cut by Stop, and an epoch whose loss became NaN, is not recorded, not scored and not
 backed up, so a resumed run goes on from the last whole epoch with usable weights. Only public
@@ -331,3 +334,159 @@ class AtomicBackup(keras.callbacks.Callback):
         else:
             atomic.write_with(self.weights_path, self.model.save_weights, suffix=".weights.h5")
         atomic.write_json(self.metadata_path, {"epoch": epochs_done, "batch": 0})
+
+
+class WarmupCosine(keras.callbacks.Callback):
+    """Sets the learning rate before every batch: a linear warm-up over ``warmup_steps`` (one epoch
+    by default), then a cosine decay to zero at the end of epoch ``total_epochs``.
+
+    With a time budget, :class:`TimeBudget` sets ``ends_at`` (a time on ``clock``) and the decay
+    follows the clock instead of the step count, so it ends when the time does, smoothly even when
+    the estimate of how many epochs fit changes. ``rate(progress)`` is the one curve.
+    """
+
+    def __init__(
+        self,
+        peak: float,
+        steps: int,
+        total_epochs: int,
+        warmup_steps: int | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        super().__init__()
+        self.peak = float(peak)
+        self.steps = max(1, int(steps))
+        self.total_epochs = max(1, int(total_epochs))
+        self.warmup_steps = self.steps if warmup_steps is None else max(0, int(warmup_steps))
+        self.clock = clock
+        self.ends_at: float | None = None
+        self.decay_started: float | None = None
+        self.epoch = 0
+
+    def rate(self, progress: float) -> float:
+        """The decay's rate at ``progress`` (0 at the end of the warm-up, 1 at the end of training)."""
+        return 0.5 * self.peak * (1.0 + math.cos(math.pi * min(1.0, max(0.0, progress))))
+
+    def rate_at(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return self.peak * (step + 1) / (self.warmup_steps + 1)
+        if self.ends_at is not None:
+            now = self.clock()
+            if self.decay_started is None:
+                self.decay_started = now
+            return self.rate((now - self.decay_started) / max(1e-9, self.ends_at - self.decay_started))
+        total = max(self.total_epochs * self.steps, self.warmup_steps + 1)
+        return self.rate((step - self.warmup_steps) / max(1, total - self.warmup_steps))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate = self.rate_at(self.epoch * self.steps + batch)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Ends training when ``budget`` seconds (counted by ``clock`` from ``started``) are spent.
+
+    Each whole epoch is timed; after it, the epochs that still fit in what is left of the budget
+    (less ``reserve(epoch_seconds)``, the time testing and saving will take) are counted, and
+    :class:`WarmupCosine`'s decay (``schedule``) is set to end with the last of them. When the
+    budget runs out inside the first epoch and one epoch alone takes longer than the budget,
+    training stops there and ``too_short`` holds the time one epoch would take (estimated from its
+    batches so far); when the epoch would fit but loading and preparing (``setup``) took the rest,
+    the first epoch is finished (over budget, ``over`` is True) so the run still has a model.
+    ``clock`` is a function returning seconds, so tests can count epochs against a fake clock.
+    """
+
+    def __init__(
+        self,
+        budget: float,
+        started: float,
+        steps: int,
+        clock: Callable[[], float] = time.perf_counter,
+        schedule: WarmupCosine | None = None,
+        reserve: Callable[[float], float] = lambda epoch_seconds: 0.0,
+        initial_epoch: int = 0,
+    ) -> None:
+        super().__init__()
+        self.budget = float(budget)
+        self.started = float(started)
+        self.steps = max(1, int(steps))
+        self.clock = clock
+        self.schedule = schedule
+        self.reserve = reserve
+        self.initial_epoch = initial_epoch
+        self.epoch_started = started
+        self.first_batch_ended = started
+        self.epoch = initial_epoch
+        self.planned_epochs: int | None = None
+        self.too_short: float | None = None
+        self.over = False
+        self.durations: list[float] = []
+
+    @property
+    def setup(self) -> float:
+        """Seconds from the start of the run to its first epoch (loading the data, building the model)."""
+        return self.epoch_started - self.started if self.epoch == self.initial_epoch else 0.0
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.epoch_started = self.clock()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:
+            self.first_batch_ended = self.clock()
+        if self.epoch != self.initial_epoch or self.elapsed() <= self.budget or batch + 1 >= self.steps:
+            return
+        if self.over:
+            return
+        # The first batch also compiles the step (once); the batches after it give the pace.
+        first = self.first_batch_ended - self.epoch_started
+        pace = (self.clock() - self.first_batch_ended) / batch if batch else first
+        estimate = first + pace * (self.steps - 1)
+        if estimate <= self.budget:
+            self.over = True  # loading and preparing took the budget: finish this one epoch
+            return
+        self.too_short = estimate
+        self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.too_short is not None:
+            return
+        seconds = max(1e-9, self.clock() - self.epoch_started)
+        if epoch == self.initial_epoch and self.steps > 1:
+            # The first batch also builds and compiles the model's step (seconds, once): leave it out.
+            seconds = max(1e-9, (self.clock() - self.first_batch_ended) * self.steps / (self.steps - 1))
+        # Plan with the slower of the last two epochs and 10% to spare: an epoch a little slower than
+        # the last would otherwise not fit, and training would stop before the decay has ended.
+        self.durations.append(seconds)
+        seconds = 1.1 * max(self.durations[-2:])
+        left = self.budget - self.elapsed() - self.reserve(seconds)
+        more = max(0, int(left // seconds))
+        self.planned_epochs = epoch + 1 + more
+        if self.schedule is not None:
+            self.schedule.total_epochs = self.planned_epochs
+            self.schedule.ends_at = self.clock() + more * seconds
+        if more == 0:
+            self.model.stop_training = True
+
+
+class StopWhenNoBetter(keras.callbacks.Callback):
+    """Early stopping by the one best-epoch rule: ends training when :class:`BestWeights` has not
+    found a better epoch for ``patience`` whole epochs (the best epoch's weights are kept either way).
+    Put it after :class:`BestWeights`."""
+
+    def __init__(self, best: BestWeights, clock: EpochClock, patience: int) -> None:
+        super().__init__()
+        self.best = best
+        self.clock = clock
+        self.patience = patience
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.clock.cut_short or self.best.epoch is None:
+            return
+        if epoch + 1 - self.best.epoch >= self.patience:
+            self.model.stop_training = True

@@ -38,6 +38,7 @@ def make_card(
     command: str | None = None,
     background: list[int] | None = None,
     compute: dict[str, Any] | None = None,
+    auto: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     shape = [int(v) for v in input_shape]
     card = {
@@ -58,6 +59,8 @@ def make_card(
         card["background"] = [int(v) for v in background]
     if compute:
         card["compute"] = compute  # the precision and devices the model was trained with (core/compute.py)
+    if auto:
+        card["auto"] = auto  # what core/auto.py chose, each with its reason: [{"what", "value", "why"}]
     return card
 
 

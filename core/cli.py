@@ -130,7 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         step_epochs=args.step_epochs,
         step_factor=args.step_factor,
         batch_size=args.batch_size,
-        epochs=args.epochs,
+        epochs=getattr(args, "epochs", TrainConfig.epochs),
         validation_split=args.validation_split,
         test_split=args.test_split,
         augment_flip=args.flip,
@@ -147,6 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         precision=args.precision,
         devices=args.devices,
         name=args.name or "",
+        **_recipe_and_budget(args),
     )
     if args.save_model:
         _save_model_target(args.save_model)  # a bad path is said now, not after the training
@@ -168,6 +169,27 @@ def _train_and_report(job, save_model: str | None = None) -> int:
         print(f"model and card copied to {target} and {target.with_suffix('.json')}", file=sys.stderr)
     print(result.summary_line(), flush=True)
     return 0
+
+
+def _recipe_and_budget(args: argparse.Namespace) -> dict:
+    """``--recipe`` (auto with ``--model auto``, else manual: a zoo model alone trains its classic
+    recipe) and ``--time-budget`` (2 min for the auto recipe unless ``--epochs`` is given)."""
+    from core import auto
+    from core.values import parse_duration
+
+    recipe = getattr(args, "recipe", None) or (auto.AUTO if args.model == auto.AUTO else "manual")
+    given, epochs = getattr(args, "time_budget", None), getattr(args, "epochs", None)
+    if given is not None and epochs is not None:
+        raise WorkbenchError("Give either --epochs or --time-budget, not both: a time budget replaces epochs.")
+    budget = None
+    if given is not None:
+        try:
+            budget = parse_duration(given)
+        except ValueError as exc:
+            raise WorkbenchError(f"--time-budget must be {exc}; got {given!r}.") from None
+    elif recipe == auto.AUTO and epochs is None:
+        budget = auto.DEFAULT_TIME_BUDGET
+    return {"recipe": recipe, "time_budget": budget}
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -351,6 +373,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"{summary['non_trainable']:,} non-trainable) at {'x'.join(map(str, shape))}, {args.classes} classes"
         )
         return 0
+    print(f"{'auto':<20} {'Auto':<26} Chosen and scaled for the dataset when training starts (the default).")
     for spec in list_models():
         print(f"{spec.name:<20} {spec.title:<26} {spec.description}")
     print("\nShow one model's layers: python main.py models NAME --input 28x28x1")
@@ -623,7 +646,7 @@ def _add_compute_arguments(parser: argparse.ArgumentParser, default: str | None)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.config import OPTIMIZERS, SCHEDULES, TrainConfig
+    from core.config import OPTIMIZERS, RECIPES, SCHEDULES, TrainConfig
 
     d = TrainConfig()
     parser = argparse.ArgumentParser(
@@ -637,8 +660,25 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a model and save a run", formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     t.add_argument("--dataset", default=d.dataset, help="built-in name (see 'datasets') or a folder of class folders")
-    t.add_argument("--model", default=d.model, help="zoo name (see 'models')")
-    t.add_argument("--epochs", type=int, default=d.epochs)
+    t.add_argument(
+        "--model", default="auto", help="zoo name (see 'models'), or auto: a network chosen and scaled for the data"
+    )
+    t.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default=argparse.SUPPRESS,  # absent: decided by --model (the help says how)
+        help="auto: optimizer, schedule, batch size, augmentation, label smoothing, early stopping and class "
+        "weights chosen from the data (the flags for them are then not used); manual: the flags. "
+        "Default: auto with --model auto, manual with a zoo model",
+    )
+    t.add_argument(
+        "--time-budget",
+        metavar="TIME",
+        default=argparse.SUPPRESS,
+        help="train for this long instead of a number of epochs, e.g. 2m, 90s, 1h "
+        "(default: 2m with the auto recipe, unless --epochs is given)",
+    )
+    t.add_argument("--epochs", type=int, default=argparse.SUPPRESS, help=f"epochs to train (default: {d.epochs})")
     t.add_argument("--batch-size", type=int, default=d.batch_size)
     t.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
     t.add_argument("--lr", type=float, default=d.learning_rate, help="learning rate")
@@ -650,7 +690,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--test-split", type=float, default=d.test_split, help="folders without a test/ folder")
     t.add_argument("--image-size", type=int, default=None, help="folders: resize images to this square size")
     t.add_argument("--color-mode", choices=("auto", "grayscale", "rgb"), default=d.color_mode)
-    t.add_argument("--flip", action="store_true", help="augment: random horizontal flips")
+    t.add_argument(
+        "--flip", action="store_true", help="augment: random horizontal flips (left and right do not matter)"
+    )
     t.add_argument("--rotation", type=float, default=0.0, help="augment: random rotation up to +-DEGREES")
     t.add_argument("--zoom", type=float, default=0.0, help="augment: random zoom up to +-FRACTION")
     t.add_argument("--translation", type=float, default=0.0, help="augment: random shift up to +-FRACTION")
@@ -659,7 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="PATIENCE",
         default=None,
-        help="stop after PATIENCE epochs without improvement",
+        help="stop after PATIENCE epochs without a better best epoch (validation accuracy)",
     )
     t.add_argument(
         "--option",

@@ -18,8 +18,9 @@ from core.devices import PRECISIONS, parse_devices
 from core.errors import RunError, WorkbenchError
 from core.reporting import Reporter
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
-SCHEDULES = ("none", "step", "cosine", "plateau")
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
+SCHEDULES = ("none", "step", "cosine", "plateau", "warmup-cosine")
+RECIPES = ("manual", "auto")
 MAX_LEARNING_RATE = 10.0  # the Train tab's largest; 1e30 or inf overflow the loss to NaN at once
 #: The precision of configs written before the setting existed: every run then trained in float32,
 #: so resuming one (or training it again) keeps doing so; new configs default to "auto".
@@ -36,6 +37,7 @@ NUMBER_FIELDS = (
     "augment_zoom",
     "augment_translation",
     "center_loss_weight",
+    "label_smoothing",
 )
 
 TEXT_FIELDS = ("dataset", "model", "optimizer", "schedule", "color_mode", "name")
@@ -84,6 +86,10 @@ class TrainConfig:
     precision: str = "auto"  # "auto", "float32" or "mixed" (core.devices.resolve_precision decides)
     devices: str = "auto"  # "auto" (all GPUs, else the CPU), "cpu", or e.g. "gpu:0,gpu:1"
     name: str = ""  # optional label for the run
+    recipe: str = "manual"  # "auto": core/auto.py chooses the training hyper-parameters from the data
+    time_budget: float | None = None  # seconds: train until then instead of for `epochs` (core/auto.py)
+    label_smoothing: float = 0.0  # 0.1: targets of 0.9 rather than 1.0
+    class_weights: bool = False  # weigh each class's loss by the inverse of its share of the images
 
     def validate(self) -> None:
         """Raise WorkbenchError with one readable sentence for values that cannot work.
@@ -162,6 +168,16 @@ class TrainConfig:
         if not (math.isfinite(self.center_loss_weight) and self.center_loss_weight >= 0):
             problems.append(
                 f"the centre-loss weight must be a number of 0 or more (not {self.center_loss_weight:g}, 0 means none)"
+            )
+        if self.recipe not in RECIPES:
+            problems.append(f"the recipe must be one of {', '.join(RECIPES)} (not {self.recipe!r})")
+        if self.time_budget is not None and not (
+            _is_number(self.time_budget) and math.isfinite(self.time_budget) and self.time_budget > 0
+        ):
+            problems.append(f"the time budget must be a time above zero, such as 2 min (not {self.time_budget!r})")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append(
+                f"the label smoothing must be at least 0 and below 1 (not {self.label_smoothing:g}; 0.1 is usual)"
             )
         if self.color_mode not in ("auto", "grayscale", "rgb"):
             problems.append("colour mode must be auto, grayscale or rgb")

@@ -21,7 +21,7 @@ from typing import Any
 
 from core import runs
 
-NONE_TEXT = {"image_size": "auto", "limit": "all"}
+NONE_TEXT = {"image_size": "auto", "limit": "all", "time_budget": "off"}
 #: Shown by the label already (model, dataset) or not a setting (the name).
 NOT_SETTINGS = frozenset({"dataset", "model", "name"})
 MAX_SETTINGS = 3  # a label names at most this many differing settings, then "…"

@@ -193,20 +193,25 @@ class BestEpoch:
 def best_epoch(history: list[dict[str, float]]) -> BestEpoch | None:
     """THE best-epoch rule, for training, resuming, the Runs table, the command line and model lists.
 
-    The best epoch is the one with the highest validation accuracy (the earliest of equal ones),
-    among the epochs that have one: an epoch without validation never competes with one that has
-    it (training accuracy is not comparable). Only when no epoch has a validation accuracy (no
+    The best epoch is the one with the highest validation accuracy (of equal ones, the one with the
+    lower validation loss, then the earliest: a small validation set often scores 1.0 in several
+    epochs, and the later, settled ones have the lower loss), among the epochs that have one: an
+    epoch without validation never competes with one that has it (training accuracy is not
+    comparable). Only when no epoch has a validation accuracy (no
     validation set) does the training accuracy decide, as training does. None: no scored epoch.
     """
     metric = "val_accuracy" if any("val_accuracy" in r for r in history) else "accuracy"
+    loss_key = "val_loss" if metric == "val_accuracy" else "loss"
     scored = []
     for i, row in enumerate(history):
         value = row.get(metric)
         if value is not None and math.isfinite(value):
-            scored.append((float(value), -int(row.get("epoch", i + 1))))
+            loss = row.get(loss_key)
+            neg_loss = -float(loss) if loss is not None and math.isfinite(loss) else -math.inf
+            scored.append((float(value), neg_loss, -int(row.get("epoch", i + 1))))
     if not scored:
         return None
-    value, neg_epoch = max(scored)
+    value, _, neg_epoch = max(scored)
     return BestEpoch(-neg_epoch, value, metric)
 
 

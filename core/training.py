@@ -14,12 +14,27 @@ import importlib.util
 import logging
 import math
 import os
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import atomic, cards, compute, evaluation, images, memory, models, runlock, runs, splits, writable
+from core import (
+    atomic,
+    auto,
+    cards,
+    compute,
+    evaluation,
+    images,
+    memory,
+    models,
+    recipes,
+    runlock,
+    runs,
+    splits,
+    writable,
+)
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
 from core.config import TrainConfig, config_from_run, drop_folder_settings, load_config_dataset
 from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
@@ -135,13 +150,15 @@ def eval_pipeline(split, image_shape, batch_size: int):
 def make_optimizer(config: TrainConfig, steps_per_epoch: int):
     import keras
 
-    lr: Any = config.learning_rate
+    lr: Any = config.learning_rate  # "warmup-cosine": core.callbacks.WarmupCosine sets it per batch
     if config.schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps_per_epoch)
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(lr, momentum=config.momentum)
     if config.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(lr)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=0.05)
     return keras.optimizers.Adam(lr)
 
 
@@ -171,7 +188,19 @@ def nan_message(config: TrainConfig, nan) -> str:
     )
 
 
-def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_far=None, classifier=None, times=None):
+def _make_callbacks(
+    config,
+    reporter,
+    cancel,
+    run_dir,
+    history,
+    steps,
+    best_so_far=None,
+    classifier=None,
+    times=None,
+    budget=None,
+    resume_from=0,
+):
     """The callbacks of one ``fit``, in the order core/callbacks.py explains; returns
     ``(records, best, nan, callbacks)``: epochs done come from ``records``, the best epoch from
     ``best``, whether (and where) the loss became NaN from ``nan``."""
@@ -186,12 +215,21 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_f
     callbacks: list = [clock, cb.ReportBatches(reporter, steps), cb.FollowCancelToken(cancel, reporter), nan]
     if config.schedule == "step":
         callbacks.append(cb.LearningRateByEpoch(lambda epoch: step_decay(config, epoch)))
+    warmup = None
+    if config.schedule == "warmup-cosine":
+        now = budget[2] if budget else time.perf_counter
+        warmup = cb.WarmupCosine(config.learning_rate, steps, config.epochs, clock=now)
+    callbacks += [warmup] if warmup else []
     callbacks += [best, records, cb.AtomicBackup(run_dir / BACKUP_DIR, clock, best)]
+    if budget is not None:  # (seconds, started, clock, reserve): see core.callbacks.TimeBudget
+        seconds, started, now, reserve = budget
+        budget = cb.TimeBudget(seconds, started, steps, now, warmup, reserve, initial_epoch=resume_from)
+        callbacks.append(budget)
     monitor = "val_loss" if config.validation_split > 0 else "loss"
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor, factor=0.2, patience=config.plateau_patience))
     if config.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor, patience=config.patience))
+        callbacks.append(cb.StopWhenNoBetter(best, clock, config.patience))
     if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
         reporter.on_message(
             "TensorBoard is not installed, so this run writes no TensorBoard logs (pip install tensorboard)."
@@ -202,7 +240,7 @@ def _make_callbacks(config, reporter, cancel, run_dir, history, steps, best_so_f
                 str(run_dir / "tensorboard"), write_graph=False, profile_batch=0, update_freq="epoch"
             )
         )
-    return records, best, nan, callbacks
+    return records, best, nan, budget, callbacks
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,10 +255,13 @@ def train(
     workspace: Path | None = None,
     dataset=None,
     command: str | None = None,
+    clock=time.perf_counter,
 ) -> RunResult:
     """Train ``config`` and save a run folder; see the module docstring.
 
-    ``dataset`` may be passed when the caller already loaded it (the GUI's preview). Raises
+    ``dataset`` may be passed when the caller already loaded it (the GUI's preview). ``clock``
+    (seconds) times a time budget; tests pass a fake one. ``model="auto"`` or ``recipe="auto"``
+    are resolved first (core/auto.py) and their reasons logged; the run records the result. Raises
     :class:`~core.errors.WorkbenchError` (or a subclass) for problems a person can fix; the run
     folder, if one was made, is then marked failed with the message.
     """
@@ -230,12 +271,14 @@ def train(
     writable.check_workspace(workspace)  # read-only, a file or a full disk: said before anything loads
     plan = compute.plan_run(config)  # precision and devices: a device that does not exist is said now
     times = RunTime(cancel)
+    started = clock()
     if dataset is None:
         dataset = load_config_dataset(config, reporter)
     check_splits(config, dataset)
     config, notice = drop_folder_settings(config, dataset)
     if notice:
         reporter.on_message(notice)
+    config, choices = auto.resolve_and_report(config, dataset, reporter)
     models.check_input(config.model, dataset.image_shape, config.model_options)
     config, capped = memory.cap_batch_size(config, dataset)
     if capped:
@@ -247,8 +290,21 @@ def train(
         reporter.on_message(f"... and {len(dataset.skipped) - 20} more skipped files (see dataset.json)")
 
     run_dir = runs.create_run(config.to_dict(), dataset.name, workspace)
+    job = lambda: _run(  # noqa: E731
+        config,
+        dataset,
+        run_dir,
+        reporter,
+        cancel,
+        times,
+        command,
+        plan=plan,
+        started=started,
+        clock=clock,
+        choices=choices,
+    )
     with runlock.hold(run_dir, "training"):  # one run folder, one writer
-        return _guarded(run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, times, command, plan=plan))
+        return _guarded(run_dir, job)
 
 
 def check_splits(config: TrainConfig, dataset) -> None:
@@ -314,6 +370,7 @@ def _resume(run_dir: Path, reporter, cancel, extra_epochs: int, dataset) -> RunR
     if info.state == "running":
         raise RunError(f"Run {info.name} is still training in another window or process.")
     config = config_from_run(info.config, info.name)
+    config.time_budget = None  # a resumed run trains the epochs its config.json names
     done = backup_epoch(run_dir)
     if extra_epochs < 0:
         raise WorkbenchError("Extra epochs cannot be negative.")
@@ -388,7 +445,19 @@ def _explain(exc: BaseException) -> str:
 
 
 def _run(
-    config, dataset, run_dir, reporter, cancel, times: RunTime, command, resume_from: int = 0, *, plan
+    config,
+    dataset,
+    run_dir,
+    reporter,
+    cancel,
+    times: RunTime,
+    command,
+    resume_from: int = 0,
+    *,
+    plan,
+    started=None,
+    clock=time.perf_counter,
+    choices=(),
 ) -> RunResult:
     import keras
 
@@ -430,7 +499,8 @@ def _run(
                 model, config, dataset.num_classes, train_ds, val_ds, optimizer
             )
         else:
-            model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            train_ds, val_ds, loss = recipes.smoothed_labels(config, dataset.num_classes, train_ds, val_ds)
+            model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     rows = [r for r in runs.read_history(run_dir) if r.get("epoch", 0) <= resume_from] if resume_from else []
     history = runs.HistoryWriter(run_dir, rows)
     best_so_far = None
@@ -445,8 +515,10 @@ def _run(
             model.load_weights(run_dir / BEST_WEIGHTS)
             weights = [w.copy() for w in model.get_weights()]
         best_so_far = (best_val, best_epoch, weights)
-    records, best, nan, callbacks = _make_callbacks(
-        config, reporter, cancel, run_dir, history, steps, best_so_far, model, times
+    started = clock() if started is None else started
+    budget = recipes.budget_plan(config, dataset, started, clock) if not resume_from else None
+    records, best, nan, budget, callbacks = _make_callbacks(
+        config, reporter, cancel, run_dir, history, steps, best_so_far, model, times, budget, resume_from
     )
     reporter.on_start(
         {
@@ -471,7 +543,7 @@ def _run(
     )
     fit_model.fit(
         train_ds,
-        epochs=config.epochs,
+        epochs=recipes.MAX_BUDGET_EPOCHS if budget is not None else config.epochs,
         initial_epoch=resume_from,  # the backup's epoch count; AtomicBackup loads its weights
         steps_per_epoch=steps,
         validation_data=val_ds,
@@ -479,9 +551,16 @@ def _run(
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles; this silences Keras' warning
         verbose=0,
+        class_weight=recipes.class_weights(config, dataset),
     )
     if nan.stopped:
         raise WorkbenchError(nan_message(config, nan))
+    if budget is not None and budget.too_short is not None:
+        raise WorkbenchError(recipes.budget_message(config, budget.too_short, steps))
+    if budget is not None and budget.over:
+        reporter.on_message(recipes.over_budget_message(config, budget.setup))
+    if budget is not None:  # continuing the run later trains from the epochs it did
+        atomic.write_json(run_dir / "config.json", {**config.to_dict(), "epochs": max(1, records.epochs_done)})
     # Evaluated and saved in float32 on one device, so model.keras predicts the same on any machine.
     model = plan.saveable(
         model,
@@ -503,6 +582,7 @@ def _run(
         command=command,
         background=images.training_background(dataset.train, dataset.image_shape),  # for transparent pictures
         compute=plan.card(),
+        auto=[c.to_dict() for c in choices] or None,
     )
     writable.ensure_space(run_dir, 2 * save_size(model))  # last.keras, and model.keras after it
     atomic.write_with(run_dir / "last.keras", model.save)

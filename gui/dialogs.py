@@ -154,6 +154,9 @@ def card_html(card: dict[str, Any] | None, model_path: Path, inferred: dict[str,
         if hp:
             keys = ("optimizer", "learning_rate", "schedule", "batch_size", "epochs", "seed")
             rows.append(("Training", ", ".join(f"{k} {hp[k]}" for k in keys if k in hp)))
+        for choice in card.get("auto") or []:  # what Auto chose and why (core/auto.py)
+            if isinstance(choice, dict):
+                rows.append((f"Auto: {choice.get('what', '')}", f"{choice.get('value', '')}. {choice.get('why', '')}"))
         rows.append(("Saved", f"{card.get('created', '')} by CNN Workbench {card.get('app_version', '')}"))
     else:
         rows.append(("Card", "none beside this file; the model itself was inspected instead"))

@@ -41,6 +41,43 @@ def build_bn_gap_cnn(request: BuildRequest) -> keras.Model:
 
 
 # ---------------------------------------------------------------------------------------------
+# Auto CNN
+# ---------------------------------------------------------------------------------------------
+
+
+def build_auto_cnn(request: BuildRequest) -> keras.Model:
+    """``blocks`` x (Conv3x3-BN-ReLU, Conv3x3-BN-ReLU, MaxPool 2x2), filters doubling, GAP, dropout.
+
+    The network core/auto.py scales to the data (blocks from the image size, filters from the
+    number of images). 3 blocks of 32-64-128 filters: about 288,000 parameters. Batch norm's
+    running statistics follow with momentum 0.9 (Keras: 0.99), so a run of a few hundred steps
+    (a 2-minute budget) validates and saves with statistics of the trained weights.
+    """
+    o = request.options
+    inputs = pixels_input(request)
+    x = rescaled(inputs)
+    for block in range(1, o["blocks"] + 1):
+        filters = o["filters"] * 2 ** (block - 1)
+        for i in (1, 2):
+            name = f"block{block}_conv{i}"
+            x = layers.Conv2D(
+                filters,
+                3,
+                padding="same",
+                use_bias=False,
+                kernel_initializer="he_normal",
+                kernel_regularizer=l2(o["weight_decay"]),
+                name=name,
+            )(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+            x = layers.ReLU(name=f"{name}_relu")(x)
+        x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="features")(x)
+    x = maybe_dropout(x, o["dropout"], "dropout")
+    return classifier(inputs, x, request)
+
+
+# ---------------------------------------------------------------------------------------------
 # GoogLeNet
 # ---------------------------------------------------------------------------------------------
 

@@ -93,6 +93,7 @@ OPTION_HELP: dict[str, str] = {
     "pool": "Pooling after every pool_every convolutions: max, avg or none.",
     "pool_every": "Pool (2x2) after every this many convolution layers (1 = after each).",
     "dense_layers": "Hidden dense layers before the classifier (the last is the 'features' layer).",
+    "blocks": "Blocks of two 3x3 convolutions, each followed by a 2x2 max-pool (filters double at every block).",
 }
 
 
@@ -139,6 +140,8 @@ def _check_range(title: str, key: str, value: Any) -> None:
         fail("between 0 (automatic) and 2048")
     elif key == "dense_layers" and not 1 <= value <= 8:
         fail("between 1 and 8")
+    elif key == "blocks" and not 1 <= value <= 6:
+        fail("between 1 and 6")
     elif key == "pool_every" and not 1 <= value <= 16:
         fail("between 1 and 16")
     elif key == "pool" and value not in ("max", "avg", "none"):
@@ -271,6 +274,7 @@ _DOWNSAMPLING: dict[str, Callable[[Mapping[str, Any]], list[Downsample]]] = {
     "resnet-bottleneck": lambda o: _stem(o) + _halvings(len(parse_stages(o["stages"])) - 1),
     "densenet-small": lambda o: _stem(o) + [_POOL2, _POOL2],
     "custom-cnn": lambda o: _custom_cnn_steps(o),
+    "auto-cnn": lambda o: [_POOL2] * o["blocks"],
 }
 
 # Keras Applications resize small images up to the backbone's minimum inside the model.
@@ -392,6 +396,16 @@ _ENTRIES: tuple[_Entry, ...] = (
         "modern",
         {"conv_dropout": 0.25, "dropout": 0.5, "batch_norm": True, "rescale_input": True},
         "modern:build_bn_gap_cnn",
+    ),
+    _own_net(
+        "auto-cnn",
+        "Auto CNN (VGG-style, BN)",
+        "The network Auto scales to the data: blocks of two 3x3 conv + BN + ReLU and a 2x2 max-pool, "
+        "filters doubling per block, global average pooling, dropout. Auto picks blocks and filters.",
+        "VGG (Simonyan & Zisserman 2014) with batch norm (Ioffe & Szegedy 2015)",
+        "modern",
+        {"blocks": 3, "filters": 32, "dropout": 0.2, "weight_decay": 0.0},
+        "modern:build_auto_cnn",
     ),
     _own_net(
         "googlenet-small",

@@ -66,6 +66,10 @@ SETTING_LABELS = {
     "limit": "Image limit",
     "tensorboard": "TensorBoard",
     "name": "Label",
+    "recipe": "Recipe",
+    "time_budget": "Time budget (s)",
+    "label_smoothing": "Label smoothing",
+    "class_weights": "Class weights",
 }
 # Shown in their own columns (or not a setting at all), so never as a "differs" column.
 NOT_DIFF_COLUMNS = frozenset({"dataset", "model", "name"})

@@ -10,21 +10,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from gui.train.hardware import HardwareForm
 from gui.train.model_options import ModelOptionsForm
 from gui.widgets.fields import Form, ScientificSpinBox, combo, dspin, spin
 
-OPTIMIZER_ITEMS = [("Adam", "adam"), ("SGD with momentum", "sgd"), ("RMSprop", "rmsprop")]
+OPTIMIZER_ITEMS = [("Adam", "adam"), ("AdamW", "adamw"), ("SGD with momentum", "sgd"), ("RMSprop", "rmsprop")]
 SCHEDULE_ITEMS = [
     ("Constant", "none"),
     ("Step decay", "step"),
     ("Cosine decay", "cosine"),
+    ("Warm-up, then cosine decay", "warmup-cosine"),
     ("Reduce on plateau", "plateau"),
 ]
+RECIPE_ITEMS = [("Auto: chosen from your data", "auto"), ("Manual: the settings below", "manual")]
+#: Fields the auto recipe chooses (greyed out while it is on; the flip stays the user's to say).
+AUTO_FIELDS = (
+    "optimizer",
+    "learning_rate",
+    "momentum",
+    "schedule",
+    "step_epochs",
+    "step_factor",
+    "plateau_patience",
+    "batch_size",
+    "augment_rotation",
+    "augment_zoom",
+    "augment_translation",
+    "early_stopping",
+    "patience",
+)
 FIELDS = (
+    "recipe",
+    "time_budget",
     "optimizer",
     "learning_rate",
     "momentum",
@@ -55,6 +75,28 @@ class HyperParameterForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        recipe = Form("Recipe")
+        recipe.add(
+            "recipe",
+            "Recipe",
+            combo(RECIPE_ITEMS),
+            "Auto chooses the optimizer, learning-rate schedule, batch size, augmentation, label smoothing, "
+            "early stopping and class weights from what it measures of your images, and says why below. "
+            "Manual uses the settings on this page.",
+        )
+        budget = dspin(0.0, 1440.0, step=0.5, decimals=1, suffix=" min")
+        budget.setSpecialValueText("Off: train for the epochs below")
+        recipe.add(
+            "time_budget",
+            "Time budget",
+            budget,
+            "Train for this long instead of a number of epochs: the first epoch is timed and the learning rate "
+            "is fitted to end its decay when the time does. Off (0): train for the epochs below.",
+        )
+        self.recipe_reasons = QLabel("")
+        self.recipe_reasons.setWordWrap(True)
+        self.recipe_reasons.setTextFormat(Qt.TextFormat.RichText)
+        recipe.layout_.addRow(self.recipe_reasons)
         opt = Form("Optimizer and learning rate")
         opt.add(
             "optimizer",
@@ -125,8 +167,9 @@ class HyperParameterForm(QWidget):
         aug.add(
             "augment_flip",
             "Flip",
-            QCheckBox("Random horizontal flip"),
-            "Mirror training images left-right at random. Good for photos; wrong for digits and text.",
+            QCheckBox("Random horizontal flip (left and right do not matter)"),
+            "Mirror training images left-right at random. Good for photos; wrong for digits and text. "
+            "Auto never turns it on by itself: tick it when your classes do not depend on left and right.",
         )
         aug.add(
             "augment_rotation",
@@ -165,9 +208,9 @@ class HyperParameterForm(QWidget):
         stop.add(
             "early_stopping",
             "Early stopping",
-            QCheckBox("Stop when validation loss stops improving"),
-            "End the run when the validation loss has not improved for 'Patience' epochs; the best "
-            "model is kept either way.",
+            QCheckBox("Stop when the best epoch stops improving"),
+            "End the run when no epoch has beaten the best one (highest validation accuracy) for 'Patience' "
+            "epochs; the best epoch's model is kept either way.",
         )
         stop.add(
             "patience",
@@ -197,7 +240,7 @@ class HyperParameterForm(QWidget):
         )
 
         self.hardware = HardwareForm()  # precision, devices and a line about this machine
-        self.forms = [opt, sched, size, aug, self.regularisation, loss, stop, run, self.hardware]
+        self.forms = [recipe, opt, sched, size, aug, self.regularisation, loss, stop, run, self.hardware]
         reset = QPushButton("Restore defaults")
         reset.setToolTip("Put every hyper-parameter back to its default (dataset and model stay).")
         reset.clicked.connect(self.restore_defaults)
@@ -210,7 +253,7 @@ class HyperParameterForm(QWidget):
             form.changed.connect(self.changed)
         layout.addWidget(reset)
         layout.addStretch(1)
-        self._opt, self._sched, self._stop = opt, sched, stop
+        self._recipe, self._opt, self._sched, self._size, self._stop = recipe, opt, sched, size, stop
         self._update_enabled()
 
     def _form_of(self, name: str) -> Form:
@@ -224,18 +267,36 @@ class HyperParameterForm(QWidget):
         for form in self.forms:
             if form is not self.regularisation:
                 out.update(form.values())
+        out["time_budget"] = round(out["time_budget"] * 60, 1) or None  # minutes in the form, seconds in a config
         return {k: out[k] for k in FIELDS}
 
     def set_values(self, values: dict[str, Any]) -> None:
+        if "time_budget" in values:
+            values = {**values, "time_budget": (values["time_budget"] or 0) / 60}
         for form in self.forms:
             if form is not self.regularisation:
                 form.set_values({k: v for k, v in values.items() if k in form.fields})
         self._update_enabled()
 
     def _update_enabled(self) -> None:
-        self._opt.set_row_enabled("momentum", self._opt.values()["optimizer"] == "sgd")
+        manual = self._recipe.values()["recipe"] != "auto"  # auto chooses AUTO_FIELDS itself
+        for name in AUTO_FIELDS:
+            self._form_of(name).set_row_enabled(name, manual)
+        self._opt.set_row_enabled("momentum", manual and self._opt.values()["optimizer"] == "sgd")
         schedule = self._sched.values()["schedule"]
         for name in ("step_epochs", "step_factor"):
-            self._sched.set_row_enabled(name, schedule == "step")
-        self._sched.set_row_enabled("plateau_patience", schedule == "plateau")
-        self._stop.set_row_enabled("patience", bool(self._stop.values()["early_stopping"]))
+            self._sched.set_row_enabled(name, manual and schedule == "step")
+        self._sched.set_row_enabled("plateau_patience", manual and schedule == "plateau")
+        self._stop.set_row_enabled("patience", manual and bool(self._stop.values()["early_stopping"]))
+        self._size.set_row_enabled("epochs", not self._recipe.values()["time_budget"])
+
+    def show_reasons(self, choices) -> None:
+        """Auto's choices and why (core.auto.Choice; None: not known until the dataset is previewed)."""
+        from gui.train.auto_panel import choices_html
+
+        if choices is None:
+            text = "<i>Auto's choices appear here once the dataset's preview has loaded.</i>"
+        else:
+            text = choices_html(choices)
+        self.recipe_reasons.setText(text)
+        self.recipe_reasons.setVisible(bool(text))

@@ -11,10 +11,16 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
+from gui.train.auto_panel import AutoPanel
 from gui.train.model_options import ModelOptionsForm
 from gui.train.model_summary import ModelSummaryView
 
-FAMILY_TITLES = {"classic": "Classic CNNs", "modern": "Modern CNNs", "pretrained": "Keras Applications backbones"}
+FAMILY_TITLES = {
+    "auto": "Automatic",
+    "classic": "Classic CNNs",
+    "modern": "Modern CNNs",
+    "pretrained": "Keras Applications backbones",
+}
 
 
 class ModelPage(QWidget):
@@ -58,6 +64,7 @@ class ModelPage(QWidget):
             lambda: self.options_changed.emit(list(self.options.defaults), self.options.changed_values())
         )
 
+        self.auto_panel = AutoPanel()
         summary_box = QGroupBox("Summary")
         self.summary = ModelSummaryView()
         QVBoxLayout(summary_box).addWidget(self.summary)
@@ -65,6 +72,7 @@ class ModelPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 4, 0)
         layout.addWidget(self.model_box)
+        layout.addWidget(self.auto_panel)
         layout.addWidget(self.options)
         layout.addWidget(summary_box, 1)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import auto
 from core.config import TrainConfig
 from core.errors import ModelError, OfflineError, OutOfMemoryError
 
@@ -114,7 +115,7 @@ class TrainState:
     """The Train tab's choices, what is known about them, and the run's phase."""
 
     def __init__(self, config: TrainConfig | None = None) -> None:
-        self._config = config or TrainConfig()
+        self._config = config or auto.default_config()
         self.datasets: dict[str, dict] = {}  # built-in datasets by name (core.datasets.list_datasets)
         self.specs: dict[str, Any] = {}  # models by name (core.models.list_models: ModelSpec)
         self.options_by_model: dict[str, dict[str, Any]] = {}  # options chosen per model this session
@@ -220,8 +221,40 @@ class TrainState:
         classes = self.num_classes()
         if shape is None or not classes:
             return None
+        name, options = self.model_to_build()  # auto: the network it chooses for this data
+        return (name, tuple(shape), int(classes), tuple(sorted(options.items())))
+
+    # -- auto (core/auto.py): what it would choose for the previewed data ---------------------------
+    def facts(self) -> auto.Facts | None:
+        """What auto measures of the dataset, once its preview is loaded."""
+        preview = self.preview
+        if preview is None or not preview.image_shape or not preview.counts.get("train"):
+            return None
+        return auto.facts_from_counts(preview.image_shape, preview.counts["train"])
+
+    def auto_choices(self) -> list[auto.Choice] | None:
+        """Auto's choices and reasons for this config and dataset ([] when nothing is auto, None
+        while the dataset is not previewed yet)."""
+        if not auto.wants_auto(self._config):
+            return []
+        facts = self.facts()
+        return None if facts is None else auto.resolve_facts(self._config, facts)[1]
+
+    def model_to_build(self) -> tuple[str, dict[str, Any]]:
+        """The zoo model and options a run would build: auto's choice for the previewed data."""
         c = self._config
-        return (c.model, tuple(shape), int(classes), tuple(sorted(c.model_options.items())))
+        facts = self.facts()
+        if c.model == auto.AUTO and facts is not None:
+            name, options, _ = auto.choose_model(facts)
+            return name, options
+        return c.model, dict(c.model_options)
+
+    def transfer_advice(self) -> str | None:
+        """Why transfer learning is likely better (very few images per class), unless it is chosen."""
+        facts = self.facts()
+        if facts is None or self._config.pretrained:
+            return None
+        return auto.few_images_advice(facts)
 
     # -- the run's phase -----------------------------------------------------------------------
     @property
@@ -297,9 +330,9 @@ class TrainState:
     def config_from_settings(data: Mapping[str, Any] | None) -> TrainConfig:
         """The config saved in the settings, or the defaults when there is none or it is damaged."""
         if not data:
-            return TrainConfig()
+            return auto.default_config()
         try:
             # The form's remembered settings are not a run: one from before the precision setting gets its default.
             return TrainConfig.from_dict({"precision": TrainConfig.precision, **dict(data)})
         except (TypeError, ValueError):
-            return TrainConfig()
+            return auto.default_config()

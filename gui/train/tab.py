@@ -21,6 +21,7 @@ from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QFrame, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from core.auto import AUTO_SPEC, default_config, transfer_config
 from core.config import TrainConfig
 from gui.settings import AppSettings
 from gui.train.dataset_page import DatasetPage
@@ -91,6 +92,7 @@ class TrainTab(QWidget):
         self.model_page.model_chosen.connect(self._on_model_chosen)
         self.model_page.options_changed.connect(self._on_options_changed)
         self.model_page.pretrained_changed.connect(lambda on: self._edit(pretrained=on))
+        self.model_page.auto_panel.transfer_requested.connect(self.use_transfer_learning)
         self.hyper = HyperParameterForm()
         self.hyper.changed.connect(self._on_hyper_changed)
         self.hyper.restore_defaults.connect(self.restore_default_hyperparameters)
@@ -164,7 +166,7 @@ class TrainTab(QWidget):
         from core import datasets, models
 
         self.state.datasets = {d["name"]: d for d in datasets.list_datasets()}
-        specs = models.list_models()
+        specs = [AUTO_SPEC, *models.list_models()]  # auto first: the default
         self.state.specs = {s.name: s for s in specs}
         self.model_page.fill(specs)
         self.state.populated = True
@@ -281,8 +283,12 @@ class TrainTab(QWidget):
         if self.model_page.select(name):
             self._on_model_chosen(name)
 
+    def use_transfer_learning(self) -> None:
+        """The Auto panel's offer: MobileNetV2 with ImageNet weights and the auto recipe."""
+        self.apply_config(transfer_config(self.state.config))
+
     def restore_default_hyperparameters(self) -> None:
-        self.hyper.set_values(TrainConfig().to_dict())  # each form's change reaches the state
+        self.hyper.set_values(default_config().to_dict())  # each form's change reaches the state
         spec = self.state.specs.get(self.state.get("model"))
         if spec is not None:
             self.regularisation.set_spec(spec)
@@ -334,6 +340,9 @@ class TrainTab(QWidget):
         self.dataset_page.set_editable(actions.form_editable)
         self.model_page.set_editable(actions.form_editable)
         self.hyper.setEnabled(actions.form_editable)
+        choices = state.auto_choices()  # auto's choices for the previewed data, and why
+        self.model_page.auto_panel.show_choices(choices, state.transfer_advice())
+        self.hyper.show_reasons([c for c in choices if c.what != "Model"] if choices else choices)
         if self._was_running != state.running:
             self._was_running = state.running
             self.running_changed.emit(state.running)

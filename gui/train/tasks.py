@@ -138,11 +138,12 @@ class PreviewAndSummary(QObject):
         """A sentence when the chosen model cannot take the dataset's images, else None."""
         from core import models
 
-        name, shape = self.state.get("model"), self.tab.input_shape()
-        if not name or shape is None:
+        name, options = self.state.model_to_build()
+        shape = self.tab.input_shape()
+        if not name or shape is None or name == "auto":
             return None
         try:
-            models.check_input(name, shape, self.state.get("model_options"))
+            models.check_input(name, shape, options)
         except ModelError as exc:
             return str(exc)
         return None
@@ -164,11 +165,11 @@ class PreviewAndSummary(QObject):
 
     def _start_summary(self) -> None:
         state, view = self.state, self.tab.model_page.summary
-        name, options = state.get("model"), state.get("model_options")
+        name, options = state.model_to_build()
         if not name or name not in state.specs:
             return
         key = state.summary_key(self.tab.input_shape())
-        if key is None:
+        if key is None or name == "auto":
             self.summary_task.cancel()
             view.set_pending("The summary appears when the dataset's image size is known.")
             return

@@ -83,6 +83,13 @@ def test_a_negative_step_factor_is_refused(capsys):
     assert no_runs()
 
 
+@pytest.mark.parametrize("budget", ["0s", "-2m", "2 weeks", "nan", "inf"])
+def test_a_time_budget_that_is_not_a_time_is_refused_before_training(capsys, budget):
+    line = refused(capsys, "train", "--model", "simple-cnn-1", "--limit", "60", f"--time-budget={budget}")
+    assert "--time-budget must be a time" in line and "2m" in line
+    assert no_runs()
+
+
 @pytest.mark.parametrize("patience", ["0", "-3"])
 def test_early_stopping_patience_below_one_is_refused_not_replaced(capsys, patience):
     line = refused(capsys, *TRAIN, "--early-stopping", patience)

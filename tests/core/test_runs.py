@@ -136,6 +136,10 @@ def test_best_epoch_is_the_best_validation_epoch_and_never_a_training_accuracy()
         {"epoch": 5, "accuracy": 0.97, "val_accuracy": 0.85},
     ]
     assert runs.best_epoch(history) == runs.BestEpoch(4, 0.85, "val_accuracy")  # the earliest of equals
+    # Of equal accuracies the lower validation loss wins (a small validation set often scores 1.0 early).
+    settled = [{"epoch": 1, "val_accuracy": 1.0, "val_loss": 0.6}, {"epoch": 2, "val_accuracy": 1.0, "val_loss": 0.5}]
+    assert runs.best_epoch(settled) == runs.BestEpoch(2, 1.0, "val_accuracy")
+    assert runs.best_epoch([{**settled[0], "val_loss": float("nan")}, settled[1]]).epoch == 2
     # No validation at all: training accuracy decides, as training does.
     assert runs.best_epoch([{"epoch": 1, "accuracy": 0.5}, {"epoch": 2, "accuracy": 0.7}]) == runs.BestEpoch(
         2, 0.7, "accuracy"

@@ -52,10 +52,24 @@ def test_every_hyperparameter_field_has_a_tooltip(make_window):
             assert widget.toolTip(), name
 
 
-def test_defaults_are_the_classic_keras_example(make_window):
-    config = make_window(wait_for_tf=False).train_tab.current_config()
-    assert (config.dataset, config.model, config.batch_size, config.epochs) == ("mnist-sample", "simple-cnn-2", 128, 12)
-    assert (config.optimizer, config.learning_rate) == ("adam", 1e-3)
+def test_defaults_are_auto_for_two_minutes_first_in_the_model_list(make_window):
+    """Issue 16: a new user trains Auto (model and recipe) for 2 minutes on the bundled sample."""
+    tab = make_window(wait_for_tf=False).train_tab
+    config = tab.current_config()
+    assert (config.dataset, config.model, config.recipe, config.time_budget) == ("mnist-sample", "auto", "auto", 120.0)
+    combo = tab.model_page.combo
+    assert combo.itemData(1) == "auto" and combo.currentData() == "auto"  # first under its heading, chosen
+    hyper = tab.hyper
+    assert not hyper.widget("learning_rate").isEnabled() and hyper.widget("augment_flip").isEnabled()
+    assert not hyper.widget("epochs").isEnabled()  # the time budget replaces them
+    hyper.widget("time_budget").setValue(0)
+    assert tab.current_config().time_budget is None and hyper.widget("epochs").isEnabled()
+    hyper.widget("recipe").setCurrentIndex(1)
+    assert tab.current_config().recipe == "manual" and hyper.widget("learning_rate").isEnabled()
+    tab.use_transfer_learning()  # the Auto panel's button, offered when classes are very small
+    config = tab.current_config()
+    assert (config.model, config.pretrained, config.recipe) == ("mobilenetv2", True, "auto")
+    assert tab.model_page.current() == "mobilenetv2" and tab.model_page.pretrained()
 
 
 def test_about_names_the_versions_and_the_guide_renders(make_window):

@@ -169,7 +169,9 @@ def test_the_config_round_trips_and_is_kept_in_one_place():
     assert state.config.batch_size == 64
     with pytest.raises(KeyError):
         state.update(no_such_field=1)
-    assert TrainState.config_from_settings(None) == TrainConfig()
+    # A new user (no settings) starts from Auto for 2 minutes; the classic defaults stay TrainConfig's.
+    assert TrainState.config_from_settings(None) == TrainConfig(model="auto", recipe="auto", time_budget=120.0)
+    assert TrainState().config == TrainState.config_from_settings(None)
     assert TrainState.config_from_settings({"model": "lenet-5", "unknown": 1}).model == "lenet-5"
 
 
@@ -230,3 +232,31 @@ def test_runs_to_resume_wait_until_a_run_may_start():
     assert state.next_resume() == (Path("/runs/a"), 0)
     assert state.next_resume() == (Path("/runs/b"), 5)
     assert state.next_resume() is None
+
+
+def test_auto_says_what_it_would_choose_once_the_dataset_is_previewed():
+    state = ready_state(model="auto", recipe="auto")
+    assert state.auto_choices() is None and state.model_to_build() == ("auto", {})  # not previewed yet
+    counts = {"train": [300, 3, 300]}
+    state.set_preview(SimpleNamespace(image_shape=(28, 28, 1), counts=counts, class_names=["a", "b", "c"]))
+    choices = {c.what: c for c in state.auto_choices()}
+    assert choices["Model"].value.startswith("Auto CNN, 3 blocks") and choices["Class weights"].value == "on"
+    assert state.model_to_build() == ("auto-cnn", {"blocks": 3, "filters": 32})
+    assert state.summary_key() == ("auto-cnn", (28, 28, 1), 3, (("blocks", 3), ("filters", 32)))
+    assert "only 3 training images" in state.transfer_advice()  # very few in one class: transfer learning
+    state.update(pretrained=True)
+    assert state.transfer_advice() is None
+    state.update(model="simple-cnn-2", recipe="manual")
+    assert state.auto_choices() == [] and state.model_to_build() == ("simple-cnn-2", {})
+
+
+def test_the_card_viewer_shows_autos_choices():
+    from gui.dialogs import card_html
+
+    card = {
+        "class_names": ["a", "b"],
+        "input_shape": [28, 28, 1],
+        "auto": [{"what": "Model", "value": "Auto CNN, 3 blocks", "why": "Small images train fast."}],
+    }
+    text = card_html(card, Path("model.keras"))
+    assert "Auto: Model" in text and "Auto CNN, 3 blocks. Small images train fast." in text
