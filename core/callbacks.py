@@ -34,7 +34,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from core import atomic, runs
+from core import atomic, runs, writable
 from core.reporting import CancelToken, Reporter
 from core.run_time import RunTime
 
@@ -51,6 +51,14 @@ def plain_floats(logs: dict | None) -> dict[str, float]:
         except (TypeError, ValueError):
             continue
     return out
+
+
+def save_size(model) -> int:
+    """Bytes a save of ``model`` writes: its weights and its optimizer's state (what
+    ``save_weights`` and ``model.save`` store), asked of :func:`core.writable.ensure_space` first."""
+    optimizer = getattr(model, "optimizer", None)
+    variables = [*model.weights, *(getattr(optimizer, "variables", None) or [])]
+    return sum(int(np.prod(v.shape)) * np.dtype(str(v.dtype)).itemsize for v in variables)
 
 
 def current_learning_rate(optimizer) -> float:
@@ -221,6 +229,7 @@ class BestWeights(keras.callbacks.Callback):
             kept = self.keep if self.keep is not None else self.model
             self.value, self.epoch = best.value, best.epoch
             self.weights = [w.copy() for w in kept.get_weights()]
+            writable.ensure_space(self.path.parent, save_size(kept))
             atomic.write_with(self.path, kept.save_weights, suffix=".weights.h5")
             self.file_epoch, self.file_model = epoch + 1, kept
 
@@ -318,6 +327,7 @@ class AtomicBackup(keras.callbacks.Callback):
 
     def save(self, epochs_done: int) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        writable.ensure_space(self.folder, save_size(self.model))  # h5py crashed on a disk that filled mid-write
         best = self.best
         if best is not None and best.file_epoch == epochs_done and best.file_model is self.model:
             atomic.copy_file(best.path, self.weights_path)

@@ -238,8 +238,9 @@ def _save_model_target(given: str, file_name: str = "model.keras") -> Path:
         raise WorkbenchError(
             f"--save-model: the folder {target.parent} does not exist; create it first or choose another."
         )
-    if not os.access(target.parent, os.W_OK):
-        raise WorkbenchError(f"--save-model: the folder {target.parent} is not writable; choose another.")
+    from core import writable
+
+    writable.check_folder(target.parent, "--save-model", "choose another folder")
     if target.is_dir():
         raise WorkbenchError(f"--save-model: {target} is a folder, not a file name.")
     return target
@@ -247,13 +248,17 @@ def _save_model_target(given: str, file_name: str = "model.keras") -> Path:
 
 def _copy_model(source: Path, target: Path) -> Path:
     """Copy a model and its card (atomically each) to ``target`` (a .keras path or a folder)."""
-    from core import atomic, cards
+    from core import atomic, cards, writable
 
     target = _save_model_target(str(target), source.name)
-    atomic.write_bytes(target, source.read_bytes())
-    card = cards.read_card(source)
-    if card is not None:
-        cards.write_card(target, card)
+    try:
+        atomic.write_bytes(target, source.read_bytes())
+        card = cards.read_card(source)
+        if card is not None:
+            cards.write_card(target, card)
+    except OSError as exc:  # the disk filled or the folder changed during the training
+        keep = f"the run keeps its model in {source}: copy it from there"
+        raise writable.cannot_write(target.parent, exc, "--save-model", keep) from exc
     return target
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from core import datasets
 from core.devices import PRECISIONS, parse_devices
-from core.errors import WorkbenchError
+from core.errors import RunError, WorkbenchError
 from core.reporting import Reporter
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
@@ -39,6 +39,9 @@ NUMBER_FIELDS = (
     "center_loss_weight",
     "label_smoothing",
 )
+
+TEXT_FIELDS = ("dataset", "model", "optimizer", "schedule", "color_mode", "name")
+BOOL_FIELDS = ("pretrained", "augment_flip", "early_stopping", "tensorboard")
 
 
 def _is_integer(value: Any) -> bool:
@@ -108,6 +111,13 @@ class TrainConfig:
         if wrong:
             shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in wrong)
             raise WorkbenchError(f"Check the settings: these must be numbers (whole numbers for counts): {shown}.")
+        kinds = [(n, "text") for n in TEXT_FIELDS if not isinstance(getattr(self, n), str)]
+        kinds += [(n, "true or false") for n in BOOL_FIELDS if not isinstance(getattr(self, n), bool)]
+        if not isinstance(self.model_options, dict):
+            kinds.append(("model_options", "a set of NAME: VALUE options"))
+        if kinds:
+            shown = ", ".join(f"{name} must be {kind} (not {getattr(self, name)!r})" for name, kind in kinds)
+            raise WorkbenchError(f"Check the settings: {shown}.")
         problems = []
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
@@ -200,6 +210,25 @@ class TrainConfig:
     @property
     def augments(self) -> bool:
         return bool(self.augment_flip or self.augment_rotation or self.augment_zoom or self.augment_translation)
+
+
+def config_from_run(data: Any, run_name: str) -> TrainConfig:
+    """The settings a run's config.json holds, checked (:meth:`TrainConfig.validate`): the one way
+    evaluation, the gallery and "Train again" read them. Raises :class:`RunError` with a sentence
+    when there are none or they cannot be used (a hand-edited or damaged file: a count given as text)."""
+    of_run = f"of run {run_name}" if run_name else "of this run"
+    if not isinstance(data, dict) or not data:
+        raise RunError(f"The config.json {of_run} is missing or unreadable, so its settings are unknown.")
+    config = TrainConfig.from_dict(data)
+    try:
+        config.validate()
+    except WorkbenchError as exc:
+        raise RunError(
+            f"The config.json {of_run} holds settings that cannot be used. {exc} "
+            "Fix the file, or train a new run with settings chosen in the Train tab.",
+            detail=exc.detail,
+        ) from exc
+    return config
 
 
 def drop_folder_settings(config: TrainConfig, dataset) -> tuple[TrainConfig, str | None]:

@@ -8,14 +8,15 @@ are saved in the run folder (``evaluation.npz`` with labels and probabilities fo
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core import atomic, runs, splits
-from core.config import TrainConfig, load_config_dataset
+from core import atomic, runlock, runs, splits, writable
+from core.config import config_from_run, load_config_dataset
 from core.errors import RunError
 from core.inference import compiled_call, load_model
 from core.reporting import CancelToken, NullReporter, Reporter
@@ -122,6 +123,7 @@ def save_evaluation(run_dir: Path, ev: Evaluation, dataset=None, *, notes: list[
     arrays = {"y_true": ev.y_true, "probs": ev.probs, "indices": ev.indices}
     if ev.paths is not None:
         arrays["paths"] = np.asarray(ev.paths, dtype=str)
+    writable.ensure_space(run_dir, sum(a.nbytes for a in arrays.values()) + len(ev.class_names) ** 2 * 16)
     atomic.write_with(run_dir / "evaluation.npz", lambda p: np.savez_compressed(p, **arrays))
     atomic.write_json(
         run_dir / "metrics.json",
@@ -138,26 +140,60 @@ def save_evaluation(run_dir: Path, ev: Evaluation, dataset=None, *, notes: list[
     )
 
 
+def _damaged(run_dir: Path, name: str, why: str, exc: BaseException | None = None) -> RunError:
+    """The one sentence for a damaged evaluation file: which file, and how to rebuild it."""
+    return RunError(
+        f"The file {name} of run {run_dir.name} is damaged ({why}), so its test-set results cannot be shown. "
+        f"Re-evaluate the run to rebuild it: Evaluate now in the Gallery, or python main.py evaluate {run_dir.name}.",
+        detail="" if exc is None else f"{type(exc).__name__}: {exc}",
+    )
+
+
 def load_evaluation(run_dir: Path) -> Evaluation:
-    """The evaluation saved in ``run_dir``; RunError if it is missing or damaged."""
+    """The evaluation saved in ``run_dir``; RunError if it is missing, or damaged (saying which file)."""
     run_dir = Path(run_dir)
     try:
         meta = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
         with np.load(run_dir / "evaluation.npz", allow_pickle=False) as data:
-            ev = Evaluation(
-                y_true=data["y_true"],
-                probs=data["probs"],
-                class_names=list(meta["class_names"]),
-                indices=data["indices"],
-                paths=[str(p) for p in data["paths"]] if "paths" in data.files else None,
-            )
+            arrays = {k: data[k] for k in ("y_true", "probs", "indices", "paths") if k in data.files}
     except FileNotFoundError as exc:
         raise RunError(f"Run {run_dir.name} has no test-set evaluation yet.", detail=str(exc)) from exc
-    except (OSError, ValueError, KeyError) as exc:
-        raise RunError(f"The evaluation files of run {run_dir.name} are damaged.", detail=str(exc)) from exc
-    ev.report = meta.get("report") or {}
-    ev.confusion = np.asarray(meta["confusion"]) if meta.get("confusion") is not None else None
-    saved_notes = meta.get("notes")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _damaged(run_dir, "metrics.json", "not JSON", exc) from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise _damaged(run_dir, "evaluation.npz", "not a NumPy archive", exc) from exc
+    names = meta.get("class_names") if isinstance(meta, dict) else None
+    if not isinstance(names, list) or not names:
+        raise _damaged(run_dir, "metrics.json", "it lists no class names")
+    missing = [k for k in ("y_true", "probs", "indices") if k not in arrays]
+    if missing:
+        raise _damaged(run_dir, "evaluation.npz", f"it has no {', '.join(missing)}")
+    y_true, probs, indices = arrays["y_true"], arrays["probs"], arrays["indices"]
+    n = len(y_true) if y_true.ndim == 1 else -1
+    if (
+        not all(np.issubdtype(a.dtype, np.integer) for a in (y_true, indices))
+        or not np.issubdtype(probs.dtype, np.number)
+        or probs.shape != (n, len(names))
+        or indices.shape != (n,)
+        or (n and not 0 <= int(y_true.min()) <= int(y_true.max()) < len(names))
+    ):
+        why = f"its arrays do not fit together or the {len(names)} classes of metrics.json"
+        raise _damaged(run_dir, "evaluation.npz", why)
+    paths = arrays.get("paths")
+    ev = Evaluation(
+        y_true=y_true,
+        probs=probs,
+        class_names=[str(c) for c in names],
+        indices=indices,
+        paths=[str(p) for p in paths] if paths is not None and paths.shape == (n,) else None,
+    )
+    report, confusion = meta.get("report"), meta.get("confusion")
+    ev.report = report if isinstance(report, dict) else {}
+    try:
+        ev.confusion = None if confusion is None else np.asarray(confusion, dtype=np.int64)
+    except (TypeError, ValueError):
+        ev.confusion = None  # the gallery computes it again from the labels
+    saved_notes = meta.get("notes") if isinstance(meta, dict) else None
     ev.notes = [str(n) for n in saved_notes] if isinstance(saved_notes, list) else []
     return ev
 
@@ -173,37 +209,42 @@ def evaluate_run(run_dir: Path, *, reporter: Reporter | None = None, cancel: Can
     reporter = reporter or NullReporter()
     run_dir = Path(run_dir)
     info = runs.read_run(run_dir)
-    if not info.config:
-        raise RunError(f"Run {info.name} has no readable config.json, so its dataset is unknown.")
-    config = TrainConfig.from_dict(info.config)
-    loaded = load_model(info.model_path)
-    dataset = load_config_dataset(config, reporter)
-    notes: list[str] = []
-    recorded = splits.recorded_splits(run_dir, dataset)
-    if recorded is not None:
-        dataset = recorded.dataset
-        gone = splits.gone_text(recorded, "test", "scored")
-        if gone:
-            notes.append(gone)
-    elif not dataset.test.in_memory:
-        notes.append(
-            f"Run {info.name} has no record of its test files (it was trained before they were recorded), so its "
-            "test split is recomputed from the folder as it is now; it differs from the run's if the folder changed."
-        )
-    ev = evaluate(loaded.model, dataset, batch_size=max(64, config.batch_size), reporter=reporter, cancel=cancel)
-    undecodable = sorted(set(range(len(dataset.test))) - {int(i) for i in ev.indices})
-    if undecodable and not dataset.test.in_memory and not (cancel is not None and cancel.cancelled):
-        names = ", ".join(Path(dataset.test.paths[i]).name for i in undecodable[:10])
-        notes.append(f"{len(undecodable)} test files could not be decoded and are not scored: {names}.")
-    previous = _saved_accuracy(run_dir)
-    if previous is not None:
-        notes.append(
-            f"The saved evaluation (test accuracy {previous[0]:.4f} on {previous[1]} images) is replaced by this one "
-            f"(test accuracy {ev.accuracy:.4f} on {len(ev.y_true)} images)."
-        )
-    for note in notes:
-        reporter.on_message(note)
-    save_evaluation(run_dir, ev, dataset, notes=notes)
+    config = config_from_run(info.config, info.name)  # a sentence, not a traceback, for a damaged config
+    with runlock.hold(info.path, "evaluating"):  # not while another process trains or evaluates it
+        loaded = load_model(info.model_path)
+        dataset = load_config_dataset(config, reporter)
+        notes: list[str] = []
+        recorded = splits.recorded_splits(run_dir, dataset)
+        if recorded is not None:
+            dataset = recorded.dataset
+            gone = splits.gone_text(recorded, "test", "scored")
+            if gone:
+                notes.append(gone)
+        elif not dataset.test.in_memory:
+            notes.append(
+                f"Run {info.name} has no record of its test files (it was trained before they were recorded), so "
+                "its test split is recomputed from the folder as it is now; it differs from the run's if the folder "
+                "changed."
+            )
+        ev = evaluate(loaded.model, dataset, batch_size=max(64, config.batch_size), reporter=reporter, cancel=cancel)
+        undecodable = sorted(set(range(len(dataset.test))) - {int(i) for i in ev.indices})
+        if undecodable and not dataset.test.in_memory and not (cancel is not None and cancel.cancelled):
+            names = ", ".join(Path(dataset.test.paths[i]).name for i in undecodable[:10])
+            notes.append(f"{len(undecodable)} test files could not be decoded and are not scored: {names}.")
+        previous = _saved_accuracy(run_dir)
+        if previous is not None:
+            notes.append(
+                f"The saved evaluation (test accuracy {previous[0]:.4f} on {previous[1]} images) is replaced by this "
+                f"one (test accuracy {ev.accuracy:.4f} on {len(ev.y_true)} images)."
+            )
+        for note in notes:
+            reporter.on_message(note)
+        try:
+            save_evaluation(run_dir, ev, dataset, notes=notes)
+        except (OSError, writable.DiskFullError) as exc:
+            if writable.is_disk_full(exc):
+                raise writable.disk_full("evaluate the run again", getattr(exc, "detail", str(exc))) from exc
+            raise writable.cannot_write(info.path, exc, f"Evaluating run {info.name}", runlock.COPY_RUN) from exc
     return ev
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import atomic, cards, runs
+from core import atomic, cards, runs, writable
 from core.config import TrainConfig, load_config_dataset
 from core.errors import WorkbenchError
 from core.inference import Predictor, load_model
@@ -94,6 +94,9 @@ def _kind_of(path: Path) -> str | None:
     if path.is_dir():
         return "savedmodel" if (path / "saved_model.pb").exists() else None
     return {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}.get(path.suffix.lower())
+
+
+CHOOSE_PLACE = "choose another place for it (--to, or the folder in the export dialog)"
 
 
 def check_target(target: str | Path, fmt: str, *, overwrite: bool = False) -> Path:
@@ -301,6 +304,7 @@ def export_model(
     import tensorflow as tf
 
     target = check_target(target, fmt, overwrite=overwrite)
+    writable.check_folder(target.parent, "The export", CHOOSE_PLACE)  # read-only, a file, a full disk: said now
     model_path = Path(model_path)
     loaded = load_model(model_path)
     if images is None:
@@ -345,9 +349,9 @@ def export_model(
                     if loaded.card is not None:
                         cards.write_card(target, loaded.card)
     except OSError as exc:
-        if getattr(exc, "errno", None) == 28:
-            raise WorkbenchError(f"The disk is full: the export to {target} was not written.") from exc
-        raise WorkbenchError(f"The export to {target} could not be written: {exc}") from exc
+        if writable.is_disk_full(exc):
+            raise writable.disk_full(f"export again (the export to {target} was not written)", str(exc)) from exc
+        raise writable.cannot_write(target.parent, exc, "The export", CHOOSE_PLACE) from exc
     got = np.asarray(got, dtype=np.float32)
     agree = int(np.sum(got.argmax(1) == expected.argmax(1)))
     diff = float(np.max(np.abs(got - expected))) if len(got) else float("nan")

@@ -33,8 +33,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core import atomic, cards, evaluation, labels, paths, runs
-from core.config import TrainConfig, load_config_dataset
+from core import atomic, cards, evaluation, labels, paths, run_problems, runs
+from core.config import config_from_run, load_config_dataset
 from core.datasets import load_dataset
 from core.errors import DatasetError, ImageError, RunError, WorkbenchError
 from core.evaluation import Evaluation, compute_metrics, evaluate, load_evaluation
@@ -488,7 +488,7 @@ def load_run(
     else:
         try:
             # The test split the run was evaluated on, reloaded from its config (deterministic).
-            dataset = load_config_dataset(TrainConfig.from_dict(config), reporter)
+            dataset = load_config_dataset(config_from_run(config, run_dir.name), reporter)
         except WorkbenchError as exc:
             images = NoImages(f"the dataset {dataset_name} cannot be loaded: {exc}")
         else:
@@ -628,9 +628,10 @@ def run_entry(info: runs.RunInfo, label: str | None = None) -> RunEntry:
     has_model = info.model_path.exists()
     name = label or labels.run_label(info)
     if has_eval:
-        problems = [p for p in info.problems if "metrics.json" in p]
+        problems = [p for p in info.problems if "metrics.json" in p or "evaluation.npz" in p]
         if problems:
-            return RunEntry(info.path, info.name, f"{name} · damaged", False, problems[0], has_model)
+            reason = problems[0] if "re-evaluate" in problems[0] else f"{problems[0]}; {run_problems.REEVALUATE}"
+            return RunEntry(info.path, info.name, f"{name} · damaged", False, reason, has_model)
         return RunEntry(info.path, info.name, name, True)
     state = info.state
     if state == "running":

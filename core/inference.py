@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core import cards
+from core import cards, model_archive
 from core.datasets.base import IMAGE_EXTENSIONS
 from core.errors import ModelError, WorkbenchError
 
@@ -207,6 +207,13 @@ def _explain_load_error(path: Path, exc: BaseException) -> ModelError:
         return ModelError(
             f"{path.name} uses custom code ('{unknown.group(1)}') that is not part of Keras, so it "
             "cannot be opened here. Models trained in this app use only built-in layers.",
+            detail=text,
+        )
+    found = model_archive.archive_foreign_code(path) if path.is_file() else []
+    if found:  # e.g. a layer named as os.system: Keras refuses it with a bare KeyError ("name")
+        return ModelError(
+            f"{path.name} asks to load {model_archive.foreign_code_text(found)}, which is not part of Keras, and "
+            f"was refused for your safety: this app opens {model_archive.ACCEPTED}.",
             detail=text,
         )
     return ModelError(

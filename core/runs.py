@@ -12,6 +12,7 @@ Layout of a run folder (every file written atomically, see core/atomic.py)::
     backup/           Keras BackupAndRestore state, for resuming an interrupted run
     evaluation.npz    test-set labels and probabilities (for the gallery)
     metrics.json      test accuracy, loss, per-class report, confusion matrix
+    writer.lock       while a process trains, resumes or evaluates the run: who it is (core/runlock.py)
 
 A ``kill -9`` during an atomic write leaves a hidden temporary file (``.history.csv.k2x9_a0q.csv``,
 see core/atomic.py). Such files are never one of the run's files (:attr:`RunInfo.files`), and
@@ -28,18 +29,20 @@ import logging
 import math
 import os
 import re
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core import atomic, paths
+from core import atomic, paths, run_problems, writable
 from core.backup import BACKUP_DIR, backup_epoch
 from core.errors import RunError
 
 log = logging.getLogger(__name__)
 
 STATES = ("running", "finished", "stopped", "failed", "interrupted")
+LOCK_NAME = "writer.lock"  # held by the process writing the run (core/runlock.py); not one of its files
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 
 
@@ -49,9 +52,13 @@ def _slug(text: str) -> str:
 
 
 def create_run(config: dict[str, Any], dataset_name: str, workspace: Path | None = None) -> Path:
-    """Make a new, uniquely named run folder and write its config and initial status."""
-    root = paths.runs_dir(workspace)
-    root.mkdir(parents=True, exist_ok=True)
+    """Make a new, uniquely named run folder and write its config and initial status.
+
+    A workspace that cannot be written (read-only, a file, a full disk) is a sentence
+    (:func:`core.writable.check_workspace`), and a folder whose first files cannot be written is
+    removed again: no empty run folder is left behind.
+    """
+    root = writable.check_workspace(workspace)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{_slug(config.get('model', 'model'))}-{_slug(Path(dataset_name).name or dataset_name)}"
     for i in range(1000):
@@ -63,8 +70,12 @@ def create_run(config: dict[str, Any], dataset_name: str, workspace: Path | None
             continue
     else:  # pragma: no cover - a thousand runs in one second
         raise RunError(f"Could not create a run folder in {root}")
-    atomic.write_json(run_dir / "config.json", config)
-    write_status(run_dir, state="running", started=_now(), pid=os.getpid(), epochs_done=0)
+    try:
+        atomic.write_json(run_dir / "config.json", config)
+        write_status(run_dir, state="running", started=_now(), pid=os.getpid(), epochs_done=0)
+    except OSError as exc:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise writable.cannot_write(run_dir, exc, workspace=workspace) from exc
     return run_dir
 
 
@@ -123,7 +134,9 @@ class HistoryWriter:
         writer.writeheader()
         for r in self.rows:
             writer.writerow({k: _history_cell(k, v) for k, v in r.items()})
-        atomic.write_text(self.path, buf.getvalue())
+        text = buf.getvalue()
+        writable.ensure_space(self.path.parent, len(text))  # a full disk: a sentence, not a crash mid-write
+        atomic.write_text(self.path, text)
 
 
 def _history_cell(key: str, value: Any) -> Any:
@@ -231,6 +244,7 @@ class RunInfo:
     backup_epoch: int = 0
     has_model: bool = False  # model.keras is there and is a Keras archive
     has_evaluation: bool = False  # evaluation.npz and a readable metrics.json
+    config_problem: str | None = None  # why config.json's settings cannot be used (TrainConfig.validate)
     files: list[str] = field(default_factory=list)  # the folder's entries, temporary files of atomic writes left out
 
     @property
@@ -261,11 +275,35 @@ class RunInfo:
         return str(text).strip() if text else ""
 
     @property
+    def config_ok(self) -> bool:
+        """config.json holds settings a run can use (Train again, Resume)."""
+        return bool(self.config) and self.config_problem is None
+
+    @property
     def can_resume(self) -> bool:
-        """Resume goes on to the epochs asked for: not for a run whose backup already holds them all."""
-        if not self.config or self.state not in ("interrupted", "stopped", "failed"):
+        """Resume goes on to the epochs asked for, or finishes a run whose epochs are all trained but
+        whose model was never saved (:attr:`can_finish`)."""
+        if not self.config_ok or self.state not in ("interrupted", "stopped", "failed"):
             return False
-        return self.epochs is None or self.backup_epoch < self.epochs
+        return self.epochs is None or self.backup_epoch < self.epochs or self.can_finish
+
+    @property
+    def can_finish(self) -> bool:
+        """All epochs asked for are trained and backed up, but model.keras was never saved (a kill or a
+        full disk in the final save): resuming saves the model from the best weights and evaluates it."""
+        return (
+            bool(self.config)
+            and self.state in ("interrupted", "stopped", "failed")
+            and not (self.path / "model.keras").exists()
+            and self.epochs is not None
+            and 0 < self.epochs <= self.backup_epoch
+        )
+
+    def finish_text(self) -> str:
+        """What resuming a run that :attr:`can_finish` does, in the words of the resume prompt, the
+        command line and the Runs tab."""
+        best = f"epoch {self.best_epoch}" if self.best_epoch else "its best epoch"
+        return f"Finish this run: save its model from {best} and evaluate it."
 
     @property
     def can_continue(self) -> bool:
@@ -280,9 +318,11 @@ class RunInfo:
             works.append("Predict and Export with its model")
         if self.has_evaluation:
             works.append("the Gallery and prediction diffs")
-        if self.config:
+        if self.config_ok:
             works.append("Train again with its settings")
-        if self.can_resume and self.backup_epoch:
+        if self.can_resume and self.can_finish:
+            works.append("Resume to save its model and evaluate it")
+        elif self.can_resume and self.backup_epoch:
             works.append(f"Resume from epoch {self.backup_epoch}")
         return works
 
@@ -390,7 +430,7 @@ def read_run(run_dir: str | Path) -> RunInfo:
     except OSError as exc:
         raise RunError(f"The run folder {run_dir} cannot be read.", detail=str(exc)) from exc
     temporary = {n for n in names if atomic.is_temp_name(n)}
-    names -= temporary
+    names -= temporary | {LOCK_NAME}
     info.files = sorted(names)
     info.config = _read_object(info, "config.json") or {}
     if "metrics.json" in names:
@@ -433,23 +473,45 @@ def read_run(run_dir: str | Path) -> RunInfo:
     info.params = _card_params(info, names)
 
     model = info.model_path
+    info.backup_epoch = backup_epoch(run_dir) if BACKUP_DIR in names else 0
     if "model.keras" in names:
         try:
             ok = model.stat().st_size > 0 and zipfile.is_zipfile(model)
         except OSError:
             ok = False
-        if ok:
+        code = run_problems.model_code_problem(model) if ok else None
+        if code:
+            info.problems.append(code)
+        elif ok:
             info.has_model = True
         else:
             info.problems.append("model.keras is damaged (not a Keras archive); Predict and Export cannot use it")
+    elif info.can_finish:
+        info.problems.append(run_problems.unsaved_model_problem(info.backup_epoch, info.best_epoch))
     elif info.state in ("finished", "stopped"):
         info.problems.append("model.keras is missing")
-    if "evaluation.npz" in names and "metrics.json" in names:
-        info.has_evaluation = not any("metrics.json" in p for p in info.problems)
-    info.backup_epoch = backup_epoch(run_dir) if BACKUP_DIR in names else 0
+    _check_files(info, names)
     if info.state == "failed" and info.error:
         info.problems.append(f"training failed: {info.error.splitlines()[0]}")
     return info
+
+
+def _check_files(info: RunInfo, names: set[str]) -> None:
+    """The checks of core/run_problems.py on the files that are there (each adds a problem or nothing)."""
+    found = []
+    if info.config:
+        info.config_problem = run_problems.config_problem(info.config, info.path / "config.json")
+        found.append(info.config_problem)
+    evaluation_ok = "evaluation.npz" in names and "metrics.json" in names
+    if "evaluation.npz" in names:
+        found.append(run_problems.evaluation_problem(info.path))
+        evaluation_ok = evaluation_ok and found[-1] is None
+    info.has_evaluation = evaluation_ok and not any("metrics.json" in p for p in info.problems)
+    if "dataset.json" in names:
+        found.append(run_problems.dataset_record_problem(info.path))
+    if BACKUP_DIR in names:
+        found.append(run_problems.backup_problem(info.path))
+    info.problems.extend(p for p in found if p)
 
 
 def _remove_orphans(run_dir: Path, *, top: bool, backup: bool) -> list[Path]:

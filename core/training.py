@@ -20,9 +20,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import atomic, auto, cards, compute, evaluation, images, memory, models, recipes, runs, splits
+from core import (
+    atomic,
+    auto,
+    cards,
+    compute,
+    evaluation,
+    images,
+    memory,
+    models,
+    recipes,
+    runlock,
+    runs,
+    splits,
+    writable,
+)
 from core.backup import BACKUP_DIR, BEST_WEIGHTS, backup_epoch
-from core.config import TrainConfig, drop_folder_settings, load_config_dataset
+from core.config import TrainConfig, config_from_run, drop_folder_settings, load_config_dataset
 from core.errors import DatasetError, OutOfMemoryError, RunError, WorkbenchError
 from core.reporting import CancelToken, NullReporter, Reporter, format_duration
 from core.run_time import RunTime
@@ -254,6 +268,7 @@ def train(
     reporter = reporter or NullReporter()
     cancel = cancel or CancelToken()
     config.validate()
+    writable.check_workspace(workspace)  # read-only, a file or a full disk: said before anything loads
     plan = compute.plan_run(config)  # precision and devices: a device that does not exist is said now
     times = RunTime(cancel)
     started = clock()
@@ -288,7 +303,8 @@ def train(
         clock=clock,
         choices=choices,
     )
-    return _guarded(run_dir, job)
+    with runlock.hold(run_dir, "training"):  # one run folder, one writer
+        return _guarded(run_dir, job)
 
 
 def check_splits(config: TrainConfig, dataset) -> None:
@@ -338,8 +354,14 @@ def resume_run(
     Weights, optimizer state and the epoch count come from the run's backup (its last whole
     epoch); the history is kept up to that epoch, so curves continue without a gap or a repeat;
     the best model so far is remembered. The learning-rate schedule follows the epoch number.
+    A run whose epochs are all trained but whose model was never saved is finished (saved and
+    evaluated). Another process writing the run (core/runlock.py) is a RunError.
     """
-    run_dir = Path(run_dir)
+    with runlock.hold(Path(run_dir), "training"):  # one run folder, one writer
+        return _resume(Path(run_dir), reporter, cancel, extra_epochs, dataset)
+
+
+def _resume(run_dir: Path, reporter, cancel, extra_epochs: int, dataset) -> RunResult:
     reporter = reporter or NullReporter()
     cancel = cancel or CancelToken()
     info = runs.read_run(run_dir)
@@ -347,13 +369,14 @@ def resume_run(
         raise RunError(f"Run {info.name} cannot be resumed: its config.json is missing or damaged.")
     if info.state == "running":
         raise RunError(f"Run {info.name} is still training in another window or process.")
-    config = TrainConfig.from_dict(info.config)
+    config = config_from_run(info.config, info.name)
     config.time_budget = None  # a resumed run trains the epochs its config.json names
     done = backup_epoch(run_dir)
     if extra_epochs < 0:
         raise WorkbenchError("Extra epochs cannot be negative.")
     config.epochs = max(config.epochs, done) + extra_epochs
-    if done >= config.epochs:
+    finishing = info.can_finish and not extra_epochs  # all epochs trained, the final save cut short
+    if done >= config.epochs and not finishing:
         raise RunError(
             f"Run {info.name} has already trained all its {config.epochs} epochs; ask for extra epochs to continue it."
         )
@@ -365,11 +388,14 @@ def resume_run(
     check_splits(config, dataset)
     atomic.write_json(run_dir / "config.json", config.to_dict())
     runs.write_status(run_dir, state="running", pid=os.getpid(), resumed=runs._now(), error=None)
-    reporter.on_message(
-        f"Resuming {info.name} after epoch {done} of {config.epochs}."
-        if done
-        else f"Run {info.name} had no complete epoch; starting it again."
-    )
+    if finishing:
+        reporter.on_message(info.finish_text() + f" All {done} epochs are trained.")
+    else:
+        reporter.on_message(
+            f"Resuming {info.name} after epoch {done} of {config.epochs}."
+            if done
+            else f"Run {info.name} had no complete epoch; starting it again."
+        )
     return _guarded(
         run_dir, lambda: _run(config, dataset, run_dir, reporter, cancel, times, None, resume_from=done, plan=plan)
     )
@@ -387,12 +413,16 @@ def _guarded(run_dir: Path, job):
     except BaseException as exc:
         message = str(exc) if isinstance(exc, WorkbenchError) else _explain(exc)
         log.error("Run %s failed: %s", run_dir.name, message, exc_info=True)
-        runs.write_status(
-            run_dir, state="failed", error=message, traceback=traceback.format_exc(), finished=runs._now()
-        )
+        try:
+            runs.write_status(
+                run_dir, state="failed", error=message, traceback=traceback.format_exc(), finished=runs._now()
+            )
+        except OSError:  # a disk too full even for that: the run reads "interrupted" once this process ends
+            log.warning("The status of run %s could not be written", run_dir.name, exc_info=True)
         if isinstance(exc, WorkbenchError) or not isinstance(exc, Exception):
             raise
         error_class = OutOfMemoryError if _out_of_memory(exc) else WorkbenchError
+        error_class = writable.DiskFullError if writable.is_disk_full(exc) else error_class
         raise error_class(message, detail=traceback.format_exc()) from exc
 
 
@@ -409,8 +439,8 @@ def _out_of_memory(exc: BaseException) -> bool:
 def _explain(exc: BaseException) -> str:
     if _out_of_memory(exc):
         return "Training ran out of memory. Try a smaller batch size, smaller images or a smaller model."
-    if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
-        return "The disk is full: free some space (or move the workspace) and resume the run."
+    if writable.is_disk_full(exc):
+        return str(writable.disk_full())  # the one full-disk sentence (core/writable.py)
     return f"Training failed: {type(exc).__name__}: {exc}"
 
 
@@ -430,6 +460,8 @@ def _run(
     choices=(),
 ) -> RunResult:
     import keras
+
+    from core.callbacks import save_size
 
     if resume_from == 0:
         atomic.write_json(run_dir / "dataset.json", dataset.describe())
@@ -552,6 +584,7 @@ def _run(
         compute=plan.card(),
         auto=[c.to_dict() for c in choices] or None,
     )
+    writable.ensure_space(run_dir, 2 * save_size(model))  # last.keras, and model.keras after it
     atomic.write_with(run_dir / "last.keras", model.save)
     cards.write_card(run_dir / "last.keras", cards.make_card(**card_common, metrics={"epochs": records.epochs_done}))
     # Often the last epoch is the best: then model.keras is last.keras again, copied, not re-saved.
@@ -572,6 +605,7 @@ def _run(
     if best_is_last:
         atomic.copy_file(run_dir / "last.keras", run_dir / "model.keras")
     else:
+        writable.ensure_space(run_dir, save_size(model))
         atomic.write_with(run_dir / "model.keras", model.save)
     took = times.status_fields()
     cards.write_card(run_dir / "model.keras", cards.make_card(**card_common, metrics={**metrics, **took}))

@@ -317,13 +317,19 @@ class MainWindow(QMainWindow):
         self.predict_tab.use_model_file(model_path)
         self.tabs.setCurrentWidget(self.predict_tab)
 
-    def train_again(self, config: dict) -> None:
-        from core.config import TrainConfig
+    def train_again(self, config: dict, run_name: str = "") -> None:
+        from core.config import config_from_run
+        from core.errors import WorkbenchError
 
         if self.train_tab.running:
             self.show_status("Stop the current run before loading other settings.", 5000)
             return
-        self.train_tab.apply_config(TrainConfig.from_dict(config))
+        try:
+            checked = config_from_run(config, run_name)
+        except WorkbenchError as exc:  # a damaged or hand-edited config.json: a sentence, not a slot's traceback
+            dialogs.show_error(self, "Cannot train this run again", str(exc), exc.detail)
+            return
+        self.train_tab.apply_config(checked)
         self.tabs.setCurrentWidget(self.train_tab)
         self.show_status("Settings loaded from the run: press Start to train again.", 6000)
 

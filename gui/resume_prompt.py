@@ -41,7 +41,11 @@ def _when(text: object) -> str:
 
 
 def progress_text(run: runs.InterruptedRun) -> str:
-    """ "epoch 4 of 12" or "no complete epoch (starts again)"."""
+    """ "epoch 4 of 12", "no complete epoch (starts again)" or, when every epoch is trained but the
+    model was never saved, the finish: "Finish this run: save its model from epoch 3 and evaluate it.".
+    """
+    if run.info.can_finish:
+        return run.info.finish_text()
     if run.epochs_done <= 0:
         return "no complete epoch: starts again"
     return f"epoch {run.epochs_done} of {run.epochs}" if run.epochs else f"epoch {run.epochs_done}"
@@ -66,6 +70,12 @@ class ResumePrompt(QDialog):
             f"<b>{'A run was' if n == 1 else f'{n} runs were'} cut short</b>: the app or the computer stopped "
             "during training.<br>Resume goes on from the last complete epoch, with the optimizer state, the "
             "learning-rate schedule and the curves as they were; at most the epoch that was running is lost."
+            + (
+                "<br>A run whose epochs were all trained but whose model was not yet saved is finished: its model "
+                "is saved from its best epoch and evaluated."
+                if any(run.info.can_finish for run in self.interrupted)
+                else ""
+            )
         )
         intro.setWordWrap(True)
 
@@ -74,6 +84,7 @@ class ResumePrompt(QDialog):
         self.tree.setUniformRowHeights(True)
         self.tree.setHeaderLabels(["Run", "Model and dataset", "Resumes after", "Last saved"])
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setToolTip("Tick the runs to resume or to mark as stopped.")
         for run in self.interrupted:
             info = run.info
@@ -90,6 +101,7 @@ class ResumePrompt(QDialog):
             )
             item.setData(0, PathRole, info.path)
             item.setToolTip(0, str(info.path))
+            item.setToolTip(2, progress_text(run))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(0, Qt.CheckState.Checked)
             self.tree.addTopLevelItem(item)

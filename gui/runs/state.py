@@ -232,6 +232,8 @@ class RunsState:
 
     def resume_text(self) -> str:
         one = self.one()
+        if one is not None and one.can_resume and one.can_finish:
+            return "Fini&sh: save the model and evaluate"
         if one is not None and one.can_resume and one.backup_epoch:
             return f"Re&sume from epoch {one.backup_epoch}"
         return "Re&sume"

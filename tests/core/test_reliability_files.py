@@ -715,3 +715,163 @@ def test_a_study_folder_with_a_damaged_plan_is_left_out_of_the_list(tmp_path):
         (tmp_path / "studies" / name / "plan.json").write_bytes(data)
     (tmp_path / "studies" / "no-plan").mkdir()
     assert [s["name"] for s in list_studies(tmp_path)] == ["good"]
+
+
+# Item 21: a model file whose config names code from another module
+
+
+SHIPPED = ROOT / "weights" / "mnist-sample-simple-cnn-2.keras"
+
+
+def crafted_model(path: Path, replace_layer: int = 1, layer: dict | None = None) -> Path:
+    """The shipped model with one layer of its config.json replaced by ``layer`` (an injected module)."""
+    import zipfile
+
+    with zipfile.ZipFile(SHIPPED) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(members["config.json"])
+    config["config"]["layers"][replace_layer] = layer or {
+        "module": "os",
+        "class_name": "system",
+        "config": {"command": f"touch {path.parent / 'pwned'}"},
+        "registered_name": None,
+    }
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def test_a_model_injecting_a_module_is_refused_saying_what_was_given_and_what_is_accepted(tmp_path):
+    from core.errors import ModelError
+    from core.inference import load_model
+
+    path = crafted_model(tmp_path / "crafted.keras")
+    with pytest.raises(ModelError) as info:
+        load_model(path)
+    message = str(info.value)
+    assert "Details: name" not in message
+    assert "'os.system'" in message and "not part of Keras" in message and "keras.*" in message, message
+    assert not (tmp_path / "pwned").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Items 15 and 16: damaged run folders are listed with what is wrong (`runs`, the Runs table)
+
+
+def healthy_run(workspace: Path) -> Path:
+    """A finished run folder with every file a run writes (the shipped model, no training)."""
+    import shutil
+
+    from core.config import TrainConfig
+
+    config = TrainConfig(dataset="mnist-sample", model="simple-cnn-2", epochs=2, tensorboard=False).to_dict()
+    run = runs.create_run(config, "mnist-sample", workspace)
+    runs.write_status(run, state="finished", pid=dead_pid(), epochs_done=2, test_accuracy=0.9)
+    runs.HistoryWriter(run).append({"epoch": 1, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.0, "val_accuracy": 0.5})
+    shutil.copy2(SHIPPED, run / "model.keras")
+    rng = np.random.default_rng(0)
+    probs = rng.random((4, 2)).astype(np.float32)
+    np.savez_compressed(run / "evaluation.npz", y_true=np.arange(4) % 2, probs=probs, indices=np.arange(4))
+    atomic.write_json(run / "metrics.json", {"accuracy": 0.5, "class_names": ["a", "b"], "confusion": [[1, 1], [1, 1]]})
+    atomic.write_json(run / "dataset.json", {"name": "mnist-sample", "classes": ["a", "b"], "skipped": []})
+    (run / "backup").mkdir()
+    atomic.write_json(run / "backup" / "training_metadata.json", {"epoch": 2, "batch": 0})
+    return run
+
+
+def listed_with(run: Path, *words: str) -> runs.RunInfo:
+    """The run as `runs` and the Runs table see it: it has a problem naming ``words``, shown by both."""
+    from core.cli import run_line
+    from gui.runs.state import RunsState
+
+    (info,) = [i for i in runs.list_runs(run.parent.parent) if i.path == run]
+    text = " | ".join(info.problems)
+    assert all(w in text for w in words), info.problems
+    assert all(w in run_line(info) for w in words)
+    state = RunsState()
+    state.set_runs([info])
+    state.set_filter(state="problems")
+    assert state.accepts(info) and state.with_problems() == 1  # the table's "With problems" shows it
+    return info
+
+
+def test_a_healthy_run_has_no_problem(tmp_path):
+    info = runs.read_run(healthy_run(tmp_path))
+    assert info.problems == [] and info.has_model and info.has_evaluation and info.config_ok
+
+
+def test_a_garbage_evaluation_npz_is_flagged_with_how_to_rebuild_it(tmp_path):
+    run = healthy_run(tmp_path)
+    (run / "evaluation.npz").write_bytes(b"PK\x03\x04 garbage, not an archive")
+    info = listed_with(run, "evaluation.npz is damaged", "re-evaluate")
+    assert not info.has_evaluation and info.has_model
+
+
+def test_an_evaluation_npz_without_its_arrays_is_flagged(tmp_path):
+    run = healthy_run(tmp_path)
+    np.savez(run / "evaluation.npz", something=np.zeros(3))
+    assert not listed_with(run, "evaluation.npz is damaged", "y_true").has_evaluation
+
+
+def test_a_config_with_wrong_types_is_flagged_and_evaluate_and_train_again_say_a_sentence(tmp_path):
+    from core.config import config_from_run
+    from core.evaluation import evaluate_run
+
+    run = healthy_run(tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    config.update(epochs="three", seed=[1], dataset=["mnist-sample"])
+    (run / "config.json").write_text(json.dumps(config))
+    info = listed_with(run, "config.json holds settings that cannot be used", "epochs='three'")
+    assert not info.config_ok and not info.can_resume
+    assert "Train again" not in info.problem_text().split("What still works:")[1]
+    with pytest.raises(RunError, match="config.json of run .* holds settings that cannot be used"):
+        evaluate_run(run)
+    config["epochs"], config["seed"] = 3, 1
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(RunError, match=r"dataset must be text \(not \['mnist-sample'\]\)"):
+        config_from_run(runs.read_run(run).config, run.name)  # what "Train again" calls
+
+
+def test_a_garbage_dataset_record_is_flagged(tmp_path):
+    run = healthy_run(tmp_path)
+    (run / "dataset.json").write_text('["not", "a record"]')
+    listed_with(run, "dataset.json (the record of the run's dataset) is damaged")
+    (run / "dataset.json").write_bytes(b"\x00\xff" * 10)
+    listed_with(run, "dataset.json (the record of the run's dataset) is damaged")
+
+
+def test_a_large_dataset_record_cut_short_is_flagged_without_reading_it_all(tmp_path):
+    run = healthy_run(tmp_path)
+    record = {"name": "big", "files": [f"/data/{i}.png" for i in range(40_000)]}
+    (run / "dataset.json").write_text(json.dumps(record)[:-200])
+    listed_with(run, "dataset.json (the record of the run's dataset) is damaged")
+
+
+def test_garbage_backup_metadata_is_flagged(tmp_path):
+    run = healthy_run(tmp_path)
+    (run / "backup" / "training_metadata.json").write_text('{"epoch": "two"}')
+    listed_with(run, "backup/training_metadata.json", "damaged", "start the run again")
+    (run / "backup" / "training_metadata.json").write_text("{ not json")
+    listed_with(run, "backup/training_metadata.json", "damaged")
+
+
+def test_a_model_file_with_custom_code_is_flagged(tmp_path):
+    run = healthy_run(tmp_path)
+    crafted_model(run / "model.keras")
+    info = listed_with(run, "model.keras asks to load 'os.system'", "Predict and Export cannot use it")
+    assert not info.has_model
+
+
+def test_a_list_where_a_state_or_model_should_be_is_flagged_and_the_runs_after_it_still_listed(tmp_path):
+    from core.cli import run_line
+
+    damaged = healthy_run(tmp_path)
+    (damaged / "status.json").write_text("[1, 2]")
+    (damaged / "model.keras").write_text("[1, 2]")
+    after = runs.create_run({"model": "simple-cnn-1", "dataset": "mnist-sample", "epochs": 1}, "zzz", tmp_path)
+    listed = runs.list_runs(tmp_path)
+    assert {i.path for i in listed} == {damaged, after}
+    info = listed_with(damaged, "status file", "model.keras is damaged")
+    assert info.state == "unknown" and run_line(info)

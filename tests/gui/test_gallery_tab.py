@@ -502,9 +502,46 @@ def test_a_damaged_run_is_an_error_a_person_can_act_on_and_missing_pictures_are_
 
     tab.show_run(damaged)
     wait_idle(qtbot, tab)
-    assert errors and "damaged" in errors[-1][1]
-    assert tab.data.run_dir == gone  # what was shown stays
-    assert tab.source_combo.currentData() == ("run", str(gone))
+    assert tab.data is None and "evaluation.npz is damaged" in tab.empty_label.text()  # said before loading
+    assert "re-evaluate" in tab.empty_label.text() and not errors
+
+
+def test_a_damaged_evaluation_says_which_file_and_how_to_rebuild_it_never_a_raw_error(make_tab, qtbot, errors):
+    """Issue 13 item 22: BadZipFile (an evaluation.npz cut short) and TypeError (a metrics.json whose class
+    names are no list) were shown as they were raised."""
+    data = make_data(40)
+    data.evaluation.report, data.evaluation.confusion = compute_metrics(data.y_true, data.y_pred, data.class_names)
+
+    def run_with_evaluation(name):
+        run = runs.create_run({"dataset": "no-such-dataset", "model": "m"}, name)
+        save_evaluation(run, data.evaluation)
+        runs.write_status(run, state="finished")
+        return run
+
+    good, cut, names = (run_with_evaluation(n) for n in ("good", "cut", "names"))
+    npz = (cut / "evaluation.npz").read_bytes()
+    (cut / "evaluation.npz").write_bytes(npz[: len(npz) // 2])  # a zip without its directory: BadZipFile
+    metrics = (names / "metrics.json").read_text().replace('"class_names": [', '"class_names": 4, "x": [')
+    (names / "metrics.json").write_text(metrics)
+    tab = make_tab()
+    tab.show_run(good)
+    wait_idle(qtbot, tab)
+    assert tab.data is not None and tab.data.run_dir == good
+
+    tab.show_run(cut)
+    wait_idle(qtbot, tab)
+    text = tab.empty_label.text()
+    assert "evaluation.npz is damaged" in text and "re-evaluate" in text and "BadZipFile" not in text, text
+    assert tab.data is None and not errors
+
+    tab.show_run(good)
+    wait_idle(qtbot, tab)
+    tab.show_run(names)
+    wait_idle(qtbot, tab)
+    (title, message, detail) = errors[-1]
+    assert "metrics.json" in message and "damaged" in message and "Re-evaluate" in message, message
+    assert "TypeError" not in message and "evaluate " + names.name in message
+    assert tab.data.run_dir == good  # what was shown stays
 
 
 # --------------------------------------------------------------------------------------------------

@@ -296,6 +296,17 @@ def test_runs_tab_requests_reach_the_train_tab(make_window, monkeypatch):
     assert main_window.tabs.currentWidget() is main_window.train_tab
 
 
+def test_train_again_on_a_config_with_wrong_types_says_a_sentence(make_window, errors):
+    """Issue 13 item 15: "Train again" on a hand-edited config.json raised in a Qt slot."""
+    main_window = make_window(wait_for_tf=False)
+    before = main_window.train_tab.current_config()
+    damaged = {**before.to_dict(), "epochs": "three", "model_options": [1, 2]}
+    main_window.runs_tab.train_again.emit(damaged)
+    ((title, message, _detail),) = errors
+    assert "cannot be used" in message and "epochs='three'" in message, message
+    assert main_window.train_tab.current_config() == before  # nothing half applied
+
+
 def test_tensorflow_is_imported_out_of_the_garbage_collectors_reach(tmp_path):
     """The ~450,000 objects of TensorFlow and Keras are frozen (gc.freeze), so a full collection
     triggered by the training thread no longer scans them while holding the GIL (a 300 ms freeze

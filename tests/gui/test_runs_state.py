@@ -129,3 +129,18 @@ def test_a_running_run_is_updated_in_place():
     newer = run("a", state="running", epochs_done=4)
     assert state.update_run(newer) and state.run(a.path).epochs_done == 4
     assert not state.update_run(run("elsewhere"))
+
+
+def test_a_run_cut_short_in_its_final_save_offers_to_finish(tmp_path):
+    """Issue 13 item 2: all epochs trained, no model.keras: Resume finishes it (and says so)."""
+    state = RunsState()
+    unsaved = run("unsaved", state="interrupted", backup_epoch=10, best=BestEpoch(7, 0.9, "val_accuracy"))
+    unsaved.path = tmp_path / "unsaved"  # a folder without model.keras
+    unsaved.path.mkdir()
+    state.set_runs([unsaved])
+    state.select([unsaved.path])
+    assert unsaved.can_finish and state.enabled()["resume"]
+    assert state.resume_text() == "Fini&sh: save the model and evaluate"
+    assert unsaved.finish_text() == "Finish this run: save its model from epoch 7 and evaluate it."
+    (unsaved.path / "model.keras").write_bytes(b"PK")
+    assert not unsaved.can_finish and not unsaved.can_resume  # a model is there: nothing to finish
