@@ -426,7 +426,7 @@ def test_training_decodes_every_pillow_mode_exactly_as_predict(tmp_path, shape):
     trained = {MODES[int(i)]: x for x, _, i in split.tf_dataset(shape, with_index=True).as_numpy_iterator()}
     assert sorted(trained) == sorted(MODES)  # no file dropped
     for name, path in zip(MODES, paths, strict=True):
-        (predicted,), _ = read_source(path, [shape], thumbnail_size=None)
+        (predicted,), _, _ = read_source(path, [shape], thumbnail_size=None)
         assert np.array_equal(trained[name], predicted), (name, opened[name])
 
 

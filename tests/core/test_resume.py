@@ -86,7 +86,7 @@ def test_finished_run_trains_extra_epochs_and_keeps_its_best(tiny_dataset, tmp_p
     rows = runs.read_history(first.run_dir)
     assert [r["epoch"] for r in rows] == [1.0, 2.0, 3.0, 4.0]
     assert runs.read_run(first.run_dir).config["epochs"] == 4
-    best = max(rows, key=lambda r: (r["val_accuracy"], -r["epoch"]))
+    best = max(rows, key=lambda r: (r["val_accuracy"], -r["val_loss"], -r["epoch"]))  # a tie: the lower loss
     assert more.best_epoch == int(best["epoch"]) and more.best_val_accuracy == pytest.approx(best["val_accuracy"])
 
 
