@@ -174,7 +174,7 @@ BAD = [
     (["--vary", "bogus=1,2"], r"'bogus' is not a setting or an option of simple-cnn-1"),
     (["--vary", "batch_size=64,abc"], r"Factor batch_size takes a whole number; 'abc' is not one\."),
     (["--vary", "dropout=lots"], r"Factor dropout: .*option 'dropout' must be a number"),
-    (["--vary", "optimizer=adam,adamw"], r"Factor optimizer=adamw: Check the settings: optimizer must be one of"),
+    (["--vary", "optimizer=adam,adagrad"], r"Factor optimizer=adagrad: Check the settings: optimizer must be one of"),
     (["--vary", "learning_rate=1e-2..1e-4:log", "--design", "tpe", "--trials", "3"], r"range 0\.01\.\.0\.0001 .*empty"),
     (["--vary", "learning_rate=1e-4..1e-2"], r"is a range; the full grid design needs a list"),
     (["--vary", "batch_size=50", "--design", "ofat"], r"design yields no trial"),
