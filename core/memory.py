@@ -20,6 +20,8 @@ import math
 import os
 from dataclasses import dataclass
 
+import numpy as np
+
 from core.errors import OutOfMemoryError
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,29 @@ def size_text(n: float) -> str:
     """Bytes as a person reads them: 512 MB, 6.3 GB."""
     gb = n / 1024**3
     return f"{gb:.1f} GB" if gb >= 1 else f"{max(1, round(n / 1024**2))} MB"
+
+
+# A folder's decoded images stay in memory after the first epoch when they take at most this share
+# of the free memory and this many bytes (counted twice for training: the cache and its shuffle
+# buffer); larger folders stream from disk every epoch (core.datasets.base.Split.tf_dataset).
+CACHE_SHARE = 0.25
+CACHE_MAX_BYTES = 2 * 1024**3
+
+
+def cache_plan(dataset, *, available: int | None = None) -> tuple[bool, str | None]:
+    """``(cache, notice)``: whether a folder's decoded training and validation images are kept in
+    memory (decoded once instead of every epoch), and the sentence that says so. In-memory datasets
+    (the sample, the built-ins) are always cached and get no notice."""
+    train, val = dataset.train, dataset.val
+    if train.in_memory:
+        return False, None
+    values = int(np.prod(dataset.image_shape))
+    need = (2 * len(train) + len(val)) * values
+    free = available_bytes() if available is None else available
+    if free is None or need > min(CACHE_MAX_BYTES, CACHE_SHARE * free):
+        return False, None
+    images = len(train) + len(val)
+    return True, f"Keeping the {images:,} decoded images in memory ({size_text(need)}) after the first epoch."
 
 
 def cap_batch_size(config, dataset):

@@ -115,15 +115,16 @@ def _no_autograph(fn):
 PREFETCH_BATCHES = 2
 
 
-def train_pipeline(split, image_shape, batch_size: int, seed: int, augmenter=None):
+def train_pipeline(split, image_shape, batch_size: int, seed: int, augmenter=None, cache: bool = False):
     """Shuffled, repeated, batched, prefetched ``tf.data`` pipeline and its steps per epoch.
 
     Repeated forever and batched across epoch ends, so every one of ``steps`` is a full batch and
-    ``fit`` never runs out of data. Folders shuffle file names before decoding (Split.tf_dataset).
+    ``fit`` never runs out of data. Folders shuffle file names before decoding (Split.tf_dataset),
+    or, with ``cache`` (they fit in memory), are decoded once and shuffled from memory.
     """
     import tensorflow as tf
 
-    ds = split.tf_dataset(image_shape, shuffle_seed=seed)
+    ds = split.tf_dataset(image_shape, shuffle_seed=seed, cache=cache)
     ds = ds.batch(batch_size).map(_no_autograph(_as_float), num_parallel_calls=tf.data.AUTOTUNE)
     if augmenter is not None:
         augment = _no_autograph(lambda x, y: (augmenter(x, training=True), y))
@@ -132,7 +133,7 @@ def train_pipeline(split, image_shape, batch_size: int, seed: int, augmenter=Non
     return ds.prefetch(PREFETCH_BATCHES), steps
 
 
-def eval_pipeline(split, image_shape, batch_size: int):
+def eval_pipeline(split, image_shape, batch_size: int, cache: bool = False):
     """The validation pipeline of ``fit`` and its steps: ``(dataset, steps)``.
 
     One pass is ``steps`` batches (the last one partial); the batches repeat, so that ``fit``,
@@ -140,7 +141,7 @@ def eval_pipeline(split, image_shape, batch_size: int):
     pipeline whose length tf.data cannot know (``ignore_errors`` drops undecodable files) made
     Keras print "Your input ran out of data; interrupting training" after every validation.
     """
-    ds = split.tf_dataset(image_shape)
+    ds = split.tf_dataset(image_shape, cache=cache and not split.in_memory)
     if split.in_memory:
         ds = ds.cache()
     ds = ds.batch(batch_size).map(_no_autograph(_as_float)).repeat()
@@ -482,11 +483,14 @@ def _run(
             pretrained=config.pretrained and resume_from == 0,
             on_message=reporter.on_message,
         )
+    cache, notice = memory.cache_plan(dataset)  # a folder that fits is decoded once, not every epoch
+    if notice:
+        reporter.on_message(notice)
     train_ds, steps = train_pipeline(
-        dataset.train, dataset.image_shape, config.batch_size, config.seed + resume_from, make_augmenter(config)
+        dataset.train, dataset.image_shape, config.batch_size, config.seed + resume_from, make_augmenter(config), cache
     )
     val_ds, val_steps = (
-        eval_pipeline(dataset.val, dataset.image_shape, config.batch_size) if len(dataset.val) else (None, None)
+        eval_pipeline(dataset.val, dataset.image_shape, config.batch_size, cache) if len(dataset.val) else (None, None)
     )
     fit_model = model
     with plan.scope():  # the optimizer's variables too

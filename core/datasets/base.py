@@ -61,7 +61,12 @@ class Split:
         return Split(self.labels[indices], paths=[self.paths[i] for i in indices])
 
     def tf_dataset(
-        self, image_shape: tuple[int, int, int], *, with_index: bool = False, shuffle_seed: int | None = None
+        self,
+        image_shape: tuple[int, int, int],
+        *,
+        with_index: bool = False,
+        shuffle_seed: int | None = None,
+        cache: bool = False,
     ):
         """Unbatched ``tf.data.Dataset`` of ``(uint8 image of image_shape, int32 label)``.
 
@@ -72,7 +77,9 @@ class Split:
         for training. A folder's file NAMES are shuffled and only then decoded, so memory holds a
         few decoded images per decoding thread, however large the folder (a shuffle buffer of
         decoded images once held up to 20,000 of them before the first step). In-memory images
-        are cached and shuffled as they are.
+        are cached and shuffled as they are. With ``cache`` (a folder whose decoded images fit in
+        memory: core.memory.fits_in_memory decides) a folder is decoded once, in file order, kept
+        in memory, and shuffled from there in later passes.
         """
         import tensorflow as tf
 
@@ -84,7 +91,7 @@ class Split:
                 ds = ds.repeat()
         else:
             ds = tf.data.Dataset.from_tensor_slices((list(self.paths), self.labels, index))
-            if shuffle_seed is not None:  # names only: a whole-split buffer costs bytes per file
+            if shuffle_seed is not None and not cache:  # names only: a whole-split buffer costs bytes per file
                 ds = ds.shuffle(max(len(self), 1), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
             ds = ds.map(
                 tf.autograph.experimental.do_not_convert(lambda p, y, i: (decode_image_file(p, image_shape), y, i)),
@@ -93,6 +100,10 @@ class Split:
             )
             # A file that passed the scan but fails to decode (truncated mid-way) is dropped, not fatal.
             ds = ds.ignore_errors()
+            if cache:  # decoded once; later passes (epochs) read memory, not files
+                ds = ds.cache()
+                if shuffle_seed is not None:
+                    ds = ds.shuffle(max(len(self), 1), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
         ds = ds.with_options(pipeline_options())
         return ds if with_index else ds.map(tf.autograph.experimental.do_not_convert(lambda x, y, i: (x, y)))
 
