@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         window.finish_startup()
         tab = window.train_tab
         _wait(app, lambda: tab.tf_ready and not window.jobs.busy and tab.state.preview is not None)
-        tab.apply_config(TrainConfig(epochs=args.epochs))
+        tab.apply_config(TrainConfig(model="auto", recipe="auto", epochs=args.epochs))  # Auto, by epochs
         _wait(app, lambda: not window.jobs.busy and tab.state.preview is not None)
         tab.setup_tabs.setCurrentIndex(0)
         assert tab.start_training(), tab.start_problem()

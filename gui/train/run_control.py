@@ -62,9 +62,10 @@ class RunControl(QObject):
         config = state.config
         try:
             config.validate()
-            from core import models
+            from core import auto, models
 
-            models.resolve_options(config.model, config.model_options)
+            if config.model != auto.AUTO:  # Auto's network is chosen when the data is measured
+                models.resolve_options(config.model, config.model_options)
         except WorkbenchError as exc:
             dialogs.show_error(tab.window(), "Cannot start training", str(exc), exc.detail)
             return False

@@ -397,3 +397,17 @@ def test_continue_training_shows_the_runs_settings_and_ends_the_log_with_the_clo
     last = tab.log.toPlainText().strip().splitlines()[-1]
     assert last.startswith("Test accuracy ") and last.endswith(f"run saved in {first.run_dir}")
     assert re.search(r"\) on [\d,]+ images; training took \d+:\d\d", last), last
+
+
+def test_the_default_auto_model_starts_training_and_says_what_it_chose(make_window, qtbot, tiny_config, errors):
+    """Auto is the Train tab's default: Start must train it (it was refused as an unknown model)."""
+    window = make_window()
+    tab = window.train_tab
+    start(window, tiny_config(model="auto", recipe="auto", epochs=1, limit=120))
+    finals = []
+    tab.worker.finished.connect(lambda *a: finals.append("finished"))
+    tab.worker.failed.connect(lambda *a: finals.append("failed"))
+    qtbot.waitUntil(lambda: not tab.running, timeout=120_000)
+    assert tab.last_result is not None and tab.last_result.run_dir.exists()
+    card = (tab.last_result.run_dir / "model.json").read_text()
+    assert '"auto"' in card and "auto-cnn" in card
