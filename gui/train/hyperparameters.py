@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from core.auto import RECIPE_FIELDS
 from gui.train.hardware import HardwareForm
 from gui.train.model_options import ModelOptionsForm
 from gui.widgets.fields import Form, ScientificSpinBox, combo, dspin, spin
@@ -26,22 +27,6 @@ SCHEDULE_ITEMS = [
     ("Reduce on plateau", "plateau"),
 ]
 RECIPE_ITEMS = [("Auto: chosen from your data", "auto"), ("Manual: the settings below", "manual")]
-#: Fields the auto recipe chooses (greyed out while it is on; the flip stays the user's to say).
-AUTO_FIELDS = (
-    "optimizer",
-    "learning_rate",
-    "momentum",
-    "schedule",
-    "step_epochs",
-    "step_factor",
-    "plateau_patience",
-    "batch_size",
-    "augment_rotation",
-    "augment_zoom",
-    "augment_translation",
-    "early_stopping",
-    "patience",
-)
 FIELDS = (
     "recipe",
     "time_budget",
@@ -66,6 +51,15 @@ FIELDS = (
     "precision",
     "devices",
     "name",
+)
+#: Greyed out while the Auto recipe is on: the fields it chooses (core.auto.RECIPE_FIELDS, the one
+#: list) that this form shows, and those its choices make moot. The flip stays the user's to say.
+AUTO_FIELDS = (
+    *(name for name in RECIPE_FIELDS if name in FIELDS),
+    "momentum",
+    "step_epochs",
+    "step_factor",
+    "plateau_patience",
 )
 
 
