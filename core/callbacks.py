@@ -259,9 +259,14 @@ class RecordEpochs(keras.callbacks.Callback):
         self.epoch_rate: float | None = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        # The rate the epoch trains with, read before its first step (after LearningRateByEpoch
-        # set it): at the epoch's end a schedule has moved on (a cosine one to 0 in the last epoch).
-        self.epoch_rate = current_learning_rate(self.model.optimizer)
+        self.epoch_rate = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # The rate the epoch trains with, read at its first step, after the schedules set it
+        # (LearningRateByEpoch at the epoch's start, WarmupCosine before each batch: both come
+        # earlier in the list): at the epoch's end a schedule has moved on (a cosine one to 0).
+        if self.epoch_rate is None:
+            self.epoch_rate = current_learning_rate(self.model.optimizer)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.clock.cut_short:

@@ -156,6 +156,19 @@ def test_cosine_schedule_decreases(tiny_dataset, tmp_path):
     )
 
 
+def test_warmup_cosine_records_the_rate_of_each_epochs_first_step(tiny_dataset, tmp_path):
+    """The warm-up starts low: epoch 1's recorded rate is its first step's, not the peak set later."""
+    from core.callbacks import WarmupCosine
+
+    cfg = config(epochs=3, schedule="warmup-cosine", learning_rate=3e-3)
+    result = train(cfg, workspace=tmp_path, dataset=tiny_dataset)
+    lrs = [r["lr"] for r in result.history]
+    steps = result.history[0].get("steps") or math.ceil(len(tiny_dataset.train) / cfg.batch_size)
+    curve = WarmupCosine(3e-3, steps, 3)
+    assert lrs == pytest.approx([curve.rate_at(0), curve.rate_at(steps), curve.rate_at(2 * steps)], rel=1e-4)
+    assert lrs[0] < 3e-3 / 2  # the first step of the warm-up, far below the peak
+
+
 def test_model_that_cannot_take_input_fails_before_a_run_exists(tiny_dataset, tmp_path):
     tiny_dataset.image_shape = (4, 4, 1)
     with pytest.raises(ModelError):
