@@ -237,6 +237,13 @@ def test_activation_grid_matches_the_layer_and_enlarges_a_clicked_map(qtbot, mak
     # Click map 9 in the grid: it is outlined and shown enlarged.
     h, w = grid.map_shape
     r, q = divmod(9, grid.cols)
+
+    def map_9_in_view():  # pyqtgraph fits the view lazily (on a later paint): wait until map 9 is on screen
+        grid.grid_box.updateMatrix()
+        scene = grid.grid_image.mapToScene(QPointF(q * (w + 1) + w / 2, r * (h + 1) + h / 2))
+        return grid.maps_view.viewport().rect().contains(grid.maps_view.mapFromScene(scene))
+
+    qtbot.waitUntil(map_9_in_view, timeout=10_000)
     scene = grid.grid_image.mapToScene(QPointF(q * (w + 1) + w / 2, r * (h + 1) + h / 2))
     with qtbot.waitSignal(grid.map_selected, timeout=5000) as signal:
         click_scene(qtbot, grid.maps_view, scene)
