@@ -33,6 +33,11 @@ HEARTBEAT_INTERVAL = 5  # seconds between a running trial's heartbeats
 GRACE_PERIOD = 30  # a trial whose heartbeat is older than this is stale (also across machines)
 GRPC_CONNECT_TIMEOUT = 10.0  # seconds to wait for a gRPC proxy to answer
 DATABASES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")  # SQLAlchemy URLs
+# The pip package of each database driver SQLAlchemy may ask for (postgresql:// is psycopg2's,
+# postgresql+psycopg:// psycopg 3's, mysql:// mysqlclient's, mysql+pymysql:// PyMySQL's).
+DRIVER_PACKAGES = {
+    "psycopg2": "psycopg2-binary", "psycopg": "'psycopg[binary]'", "MySQLdb": "mysqlclient", "pymysql": "pymysql",
+}  # fmt: skip
 PLAN_FILE = "plan.json"
 JOURNAL_FILE = "journal.log"
 HOST = socket.gethostname()
@@ -126,6 +131,17 @@ class _RetryAndMark:
         _mark_lost_run(trial)
 
 
+def _missing_module(exc: BaseException) -> str | None:
+    """The module a ModuleNotFoundError in ``exc``'s chain names (Optuna wraps the driver's), or None."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            return exc.name.split(".")[0]
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def open_storage(url: str, retries: int = 2, *, create_folder: Path | None = None):
     """An Optuna storage with heartbeats for ``url``; StudyError with one sentence when it cannot be reached."""
     import optuna
@@ -172,6 +188,14 @@ def open_storage(url: str, retries: int = 2, *, create_folder: Path | None = Non
     except StudyError:
         raise
     except Exception as exc:  # noqa: BLE001 - a driver, a network or a file error: one sentence
+        missing = _missing_module(exc)  # SQLAlchemy imports the database's driver only now
+        if missing:
+            raise StudyError(
+                f"The study storage {url} needs the Python database driver '{missing}', which is not "
+                f"installed: pip install {DRIVER_PACKAGES.get(missing, missing)} (in this app's environment), "
+                "then try again.",
+                detail=repr(exc),
+            ) from exc
         raise StudyError(
             f"The study storage {url} cannot be reached ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).",
             detail=repr(exc),

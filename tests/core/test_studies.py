@@ -211,6 +211,23 @@ def test_unreachable_grpc_storage(monkeypatch, capsys):
     assert "no Optuna gRPC proxy answers there" in capsys.readouterr().err
 
 
+def test_a_database_url_without_its_driver_names_the_package_to_install(monkeypatch):
+    import builtins
+
+    from core.studies.storage import open_storage
+
+    real_import = builtins.__import__
+
+    def no_driver(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and name.split(".")[0] in ("psycopg", "psycopg2"):  # the driver, not SQLAlchemy's own module
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+        return real_import(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", no_driver)
+    with pytest.raises(StudyError, match=r"driver 'psycopg2?'.*pip install ('psycopg\[binary\]'|psycopg2-binary)"):
+        open_storage("postgresql://user@127.0.0.1:1/studies")
+
+
 def test_a_study_name_with_another_search_space_is_refused_with_the_difference():
     from core.studies.runner import prepare
 

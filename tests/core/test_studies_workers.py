@@ -4,7 +4,9 @@ is killed in teardown; nothing listens beyond loopback.
 
 Each test starts two or three fresh Python processes that import TensorFlow (about 40 s per test on
 an idle 2-core machine, 1-2 minutes on a busy one). The SIGKILL test, which also has two workers on
-one journal file, runs in ``make test``; the other two are marked slow (``make test-slow``).
+one journal file, runs in ``make test``; the others are marked slow (``make test-slow``). The
+PostgreSQL test runs a real PostgreSQL server (the ``pgserver`` package of the test extras: its own
+binaries, a data folder in the test's temporary folder, a Unix socket; stopped in teardown).
 """
 
 from __future__ import annotations
@@ -110,6 +112,29 @@ def test_two_workers_through_the_grpc_proxy_on_loopback(procs, tmp_path):
     assert [t.state.name for t in _trials("remote", url)] == ["COMPLETE"] * 3
     assert journal.stat().st_size > 0  # the server's storage holds the study
     assert sorted(runs.read_meta(r.path)["trial"] for r in _study_runs("remote")) == [0, 1, 2]
+
+
+@pytest.fixture
+def postgres(tmp_path):
+    """The postgresql:// URL of a fresh PostgreSQL database, stopped after the test."""
+    pgserver = pytest.importorskip("pgserver", reason="pip install pgserver (the test extras) runs PostgreSQL")
+    pytest.importorskip("psycopg", reason="pip install 'psycopg[binary]' (the test extras)")
+    server = pgserver.get_server(tmp_path / "pgdata", cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.mark.slow
+def test_two_workers_on_a_postgresql_database(procs, tmp_path, postgres):
+    plan = StudyPlan(
+        "pg", tiny_base(), [parse_vary("optimizer=adam,sgd"), parse_vary("batch_size=25,50")], storage=postgres
+    )
+    prepare(plan)  # the study and its queue live in the database, as for workers on other machines
+    _wait(_workers(procs, "pg", postgres, 2, tmp_path), tmp_path)
+    assert [t.state.name for t in _trials("pg", postgres)] == ["COMPLETE"] * 4
+    assert sorted(runs.read_meta(r.path)["trial"] for r in _study_runs("pg")) == [0, 1, 2, 3]  # each exactly once
 
 
 def test_a_worker_killed_mid_trial_leaves_no_trial_running_and_the_study_finishes(procs, tmp_path):
