@@ -56,12 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     window.confirm_stop_study_on_close = lambda: True
     tab = window.experiments_tab
     for i in range(window.tabs.count()):
-        if window.tabs.widget(i) is not window._experiments_slot:
+        if window.tabs.widget(i) is not window.plot_tabs.experiments_slot:
             window.tabs.widget(i).setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
     window.resize(1280, 800)
     window.show()
     window.finish_startup()
-    window.tabs.setCurrentWidget(window._experiments_slot)
+    window.tabs.setCurrentWidget(window.plot_tabs.experiments_slot)
     tab.open_study_file(RESOURCES_DIR / "studies" / f"{args.plan}.toml")
     tab.state.jobs = args.jobs
     tab._refresh_setup()
