@@ -13,8 +13,9 @@ Where things are:
   ``inputs.py``: Open images, Open folder, Paste and drops, each ending in a batch;
   ``window_close.py``: the tab's threads are stopped when its window closes.
 * Tasks: ``loading.py`` (loading models through :mod:`core.inference`, the model cache, naming
-  the classes of card-less models), ``batch.py`` (batches, Stop, Clear, Export), ``jobs.py`` (the batch worker and the image reader of the
-  single view), each run through a :class:`~gui.tasks.TaskSlot` on the tab's own runners.
+  the classes of card-less models), ``batch.py`` (batches, Stop, Clear, Export), ``jobs.py`` (the
+  batch worker and the image reader of the single view), each run through a
+  :class:`~gui.tasks.TaskSlot` on the tab's own runners.
 * ``drop.py``: reading drops and the clipboard; ``results_model.py``: the table's model and CSV.
 
 The tab class is imported lazily, so ``gui.predict.state`` imports neither Qt nor TensorFlow.
