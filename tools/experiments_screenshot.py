@@ -19,14 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gui.waiting import wait_until  # noqa: E402 - after ROOT is on the path
 
-def _wait(app, condition, timeout_s: float = 1800) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the study did not get there in time")
-        app.processEvents()
-        time.sleep(0.02)
+
+def _wait(app, condition) -> None:
+    wait_until(app, condition, 1800, what="the study", interval_s=0.02)
 
 
 def main(argv: list[str] | None = None) -> int:
