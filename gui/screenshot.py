@@ -13,17 +13,9 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-
-def _wait(app, condition, timeout_s: float = 600) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the app did not get there in time")
-        app.processEvents()
-        time.sleep(0.01)
+from gui.waiting import wait_until
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,29 +52,29 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         window.finish_startup()
         tab = window.train_tab
-        _wait(app, lambda: tab.tf_ready and not window.jobs.busy and tab.state.preview is not None)
+        wait_until(app, lambda: tab.tf_ready and not window.jobs.busy and tab.state.preview is not None)
         tab.apply_config(TrainConfig(model="auto", recipe="auto", epochs=args.epochs))  # Auto, by epochs
-        _wait(app, lambda: not window.jobs.busy and tab.state.preview is not None)
+        wait_until(app, lambda: not window.jobs.busy and tab.state.preview is not None)
         tab.setup_tabs.setCurrentIndex(0)
         assert tab.start_training(), tab.start_problem()
         epochs: list[int] = []
         tab.worker.epoch_end.connect(lambda e, logs: epochs.append(e))
-        _wait(app, lambda: len(epochs) >= args.at_epoch)
+        wait_until(app, lambda: len(epochs) >= args.at_epoch)
         # Into the next epoch a little, so the epoch bar and the per-batch line are mid-way.
         target = tab.monitor.batches_done + max(1, tab.monitor.steps // 2)
-        _wait(app, lambda: tab.monitor.batches_done >= target)
+        wait_until(app, lambda: tab.monitor.batches_done >= target)
         tab.plots.redraw()
         tab.monitor.refresh_progress()
         app.processEvents()
         window.grab().save(str(out / "train-tab.png"))
         tab.stop_training()
-        _wait(app, lambda: not tab.running)
+        wait_until(app, lambda: not tab.running)
         tab.setup_tabs.setCurrentIndex(1)
-        _wait(app, lambda: not window.jobs.busy and tab.model_page.summary.summary is not None)
+        wait_until(app, lambda: not window.jobs.busy and tab.model_page.summary.summary is not None)
         app.processEvents()
         window.grab().save(str(out / "train-tab-model.png"))
         window.close()
-        _wait(app, lambda: not window.isVisible())
+        wait_until(app, lambda: not window.isVisible())
     print(f"wrote {out / 'train-tab.png'} and {out / 'train-tab-model.png'}")
     return 0
 

@@ -19,14 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gui.waiting import wait_until  # noqa: E402 - after ROOT is on the path
 
-def _wait(app, condition, timeout_s: float = 1800) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the study did not get there in time")
-        app.processEvents()
-        time.sleep(0.02)
+
+def _wait(app, condition) -> None:
+    wait_until(app, condition, 1800, what="the study", interval_s=0.02)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,12 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     window.confirm_stop_study_on_close = lambda: True
     tab = window.experiments_tab
     for i in range(window.tabs.count()):
-        if window.tabs.widget(i) is not window._experiments_slot:
+        if window.tabs.widget(i) is not window.plot_tabs.experiments_slot:
             window.tabs.widget(i).setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
     window.resize(1280, 800)
     window.show()
     window.finish_startup()
-    window.tabs.setCurrentWidget(window._experiments_slot)
+    window.tabs.setCurrentWidget(window.plot_tabs.experiments_slot)
     tab.open_study_file(RESOURCES_DIR / "studies" / f"{args.plan}.toml")
     tab.state.jobs = args.jobs
     tab._refresh_setup()

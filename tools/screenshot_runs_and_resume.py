@@ -16,28 +16,13 @@ import os
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-def _wait(app, condition, timeout_s: float = 600) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the app did not get there in time")
-        app.processEvents()
-        time.sleep(0.01)
-
-
-def _settle(app, seconds: float = 0.5) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
+from gui.waiting import settle, wait_until  # noqa: E402 - after ROOT is on the path
 
 
 def _hand_made_runs(workspace: Path) -> None:
@@ -97,26 +82,26 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         window.finish_startup()
         tab = window.train_tab
-        _wait(app, lambda: tab.tf_ready and not window.jobs.busy)
+        wait_until(app, lambda: tab.tf_ready and not window.jobs.busy)
         assert tab.resume_run(first.run_dir, extra_epochs=2)
-        _wait(app, lambda: tab.running)
-        _wait(app, lambda: not tab.running)
+        wait_until(app, lambda: tab.running)
+        wait_until(app, lambda: not tab.running)
         tab.setup_tabs.setCurrentIndex(2)
         written = []
         for size in args.sizes:
             w, h = (int(v) for v in size.split("x"))
             window.resize(w, h)
             window.tabs.setCurrentWidget(tab)
-            _settle(app)
+            settle(app)
             window.grab().save(str(out / f"train-tab-continued-{size}.png"))
             runs_page = next(i for i in range(window.tabs.count()) if window.tabs.tabText(i) == "Runs")
             window.tabs.setCurrentIndex(runs_page)  # the Runs tab sits in a placeholder page
-            _wait(app, lambda: window.runs_tab.table.model_.rowCount() >= 6)
-            _settle(app)
+            wait_until(app, lambda: window.runs_tab.table.model_.rowCount() >= 6)
+            settle(app)
             window.grab().save(str(out / f"runs-tab-{size}.png"))
             written += [f"train-tab-continued-{size}.png", f"runs-tab-{size}.png"]
         window.close()
-        _wait(app, lambda: not window.isVisible())
+        wait_until(app, lambda: not window.isVisible())
     print("wrote", ", ".join(str(out / name) for name in written))
     return 0
 

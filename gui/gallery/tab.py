@@ -1,7 +1,8 @@
 """The Gallery tab: a run's test images in blue and red, the confusion matrix and the report.
 
-Top, the source (:mod:`~gui.gallery.source_bar`): any run of the workspace, a run folder elsewhere,
-or a model shipped with the app evaluated on its dataset. Left, the filters
+Top, the source (:mod:`~gui.gallery.source_bar`; listed and opened by :mod:`~gui.gallery.sources`):
+any run of the workspace, a run folder elsewhere, or a model shipped with the app evaluated on its
+dataset. Left, the filters
 (:mod:`~gui.gallery.filter_bar`) and the grid with its count, size and export
 (:mod:`~gui.gallery.grid_page`). Right, the confusion matrix and the report
 (:mod:`~gui.gallery.evaluation_page`), where a click filters the grid to the images behind it, and
@@ -17,18 +18,15 @@ detail's model and image (:mod:`~gui.gallery.detail`), and each export (:mod:`~g
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
-from PySide6.QtWidgets import QFileDialog, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from core import gallery as core_gallery
-from core.errors import WorkbenchError
 from core.gallery import GalleryData, GalleryFilter
-from gui import dialogs
 from gui.gallery.detail import DetailLoader
 from gui.gallery.detail_panel import DetailPanel
 from gui.gallery.evaluation_page import EvaluationPage
@@ -37,9 +35,9 @@ from gui.gallery.filter_bar import FilterBar
 from gui.gallery.grid_page import GridPage
 from gui.gallery.loading import SourceOpener
 from gui.gallery.source_bar import SourceBar
-from gui.gallery.state import GalleryState, SourceKey
+from gui.gallery.sources import SourceChoice
+from gui.gallery.state import GalleryState
 from gui.settings import AppSettings
-from gui.tasks import TaskFailure
 from gui.thumbnails import ThumbnailLoader
 from gui.widgets.gallery_view import DEFAULT_THUMB, MAX_THUMB, MIN_THUMB
 from gui.workers import JobRunner
@@ -74,15 +72,11 @@ class GalleryTab(QWidget):
 
     def _build_ui(self) -> None:
         self.sources = SourceBar()
-        self.sources.source_chosen.connect(self._on_source_chosen)
         self.sources.refresh_requested.connect(lambda: self.refresh_sources())
-        self.sources.browse_requested.connect(self.choose_run_folder)
         self.sources.evaluate_requested.connect(self.evaluate_current)
         self.sources.cancel_requested.connect(self.cancel_loading)
         self.opener = SourceOpener(self.load_jobs, self.jobs, self.state, self.sources, parent=self)
-        self.opener.loaded.connect(self._on_loaded)
-        self.opener.failed.connect(self._on_load_failed)
-        self.opener.cancelled.connect(self._on_load_cancelled)
+        self.source_choice = SourceChoice(self)  # listed, chosen, opened: gui/gallery/sources.py
         self.opener.busy_changed.connect(lambda _busy: self._update_actions())
         self.opener.status_message.connect(self.status_message)
         self.filters = FilterBar()
@@ -187,7 +181,7 @@ class GalleryTab(QWidget):
         return self.model.rows()
 
     # ==========================================================================================
-    # Sources
+    # Sources (gui/gallery/sources.py; loading them: gui/gallery/loading.py)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -195,118 +189,30 @@ class GalleryTab(QWidget):
             self.refresh_sources(select_current=True)
         if self._first_show:
             self._first_show = False
-            if self.state.data is None and self.state.requested is None:
-                key = self.state.default_source([m.path for m in core_gallery.shipped_models()])
-                if key is not None:
-                    self._on_source_chosen(*key)
+            self.source_choice.show_default()
 
     def refresh_sources(self, select_current: bool = True) -> None:
         """Read the runs of the workspace again and fill the source list."""
-        try:
-            self.state.entries = core_gallery.run_entries(self.workspace)
-        except (OSError, WorkbenchError) as exc:
-            self.state.entries = []
-            self.status_message.emit(f"The runs cannot be listed: {exc}", 8000)
-        self.sources.set_sources(core_gallery.shipped_models(), self.state.entries)
-        if select_current:
-            self.sources.select(self.state.source_to_select())
-        self._update_actions()
-
-    def _on_source_chosen(self, kind: str, path: str) -> None:
-        if kind == "shipped":
-            self.show_shipped(path)
-        elif kind == "run":
-            self.show_run(path)
+        self.source_choice.refresh(select_current)
 
     def choose_run_folder(self) -> None:
-        from core import paths
-
-        start = self.settings.last_dir("gallery-runs", str(paths.runs_dir(self.workspace)))
-        folder = QFileDialog.getExistingDirectory(self, "Show a run folder in the gallery", start)
-        if folder:
-            self.settings.set_last_dir("gallery-runs", str(Path(folder).parent))
-            self.show_run(folder)
+        self.source_choice.choose_run_folder()
 
     def show_run(self, run_dir: str | Path) -> None:
         """Show a run (the Train tab's "Show in Gallery", the source list, a folder chosen)."""
-        run_dir = Path(run_dir)
-        key = ("run", str(run_dir))
-        self.refresh_sources(select_current=False)
-        self.sources.select(key)
-        problem = self.state.run_problem(run_dir)
-        if problem is not None:
-            self._show_now(key, None)
-            self._show_empty(
-                f"<b>Run {html.escape(run_dir.name)} cannot be shown:</b> {html.escape(problem)}.", run_dir
-            )
-            return
-        if self._from_cache(key):
-            return
-        self.opener.read_run(key, run_dir, self.workspace)
+        self.source_choice.show_run(run_dir)
 
     def show_shipped(self, model_path: str | Path | None = None) -> None:
         """Evaluate a model shipped with the app (default: the first) on its dataset and show it."""
-        if model_path is None:
-            shipped = core_gallery.shipped_models()
-            if not shipped:
-                self._show_empty("No model is shipped with this installation (the weights folder is empty).")
-                return
-            model_path = shipped[0].path
-        model_path = Path(model_path)
-        key = ("shipped", str(model_path))
-        self.sources.select(key)
-        if self._from_cache(key):
-            return
-        self.opener.evaluate_model(key, model_path)
+        self.source_choice.show_shipped(model_path)
 
     def evaluate_current(self) -> None:
         """Evaluate the chosen run with its saved model (for runs that stopped before their evaluation)."""
-        key = self.sources.current_source()
-        if key is None or key[0] != "run":
-            return
-        self.opener.evaluate_run(key, Path(key[1]))
-
-    def _from_cache(self, key: SourceKey) -> bool:
-        """Show ``key`` from memory if it was loaded before and has not changed since."""
-        data = self.opener.cache.get(key)
-        if data is None:
-            return False
-        self._show_now(key, data)
-        return True
-
-    def _show_now(self, key: SourceKey, data: GalleryData | None) -> None:
-        """Show ``data`` for ``key`` at once, dropping whatever was still loading."""
-        self.opener.stop()
-        self.state.show(key, data)
-        self.sources.select(key)
-        self._set_data()
-
-    # ==========================================================================================
-    # A source loaded (gui/gallery/loading.py), or not
+        self.source_choice.evaluate_current()
 
     def cancel_loading(self) -> None:
         """Stop loading (the Cancel button); the gallery keeps what it showed before."""
         self.opener.cancel()
-
-    def _on_loaded(self, key: SourceKey, data: GalleryData) -> None:
-        if key[0] == "run" and data.run_dir is not None:
-            self.refresh_sources(select_current=False)  # an "Evaluate now" changes the run's entry
-        self.state.show(key, data)
-        self.sources.select(key)
-        self._set_data()
-        self.status_message.emit(f"{data.title}: {len(data):,} test images, {data.wrong_count:,} wrong.", 6000)
-
-    def _on_load_failed(self, key: SourceKey, what: str, failure: TaskFailure) -> None:
-        self.sources.select(self.state.shown)
-        dialogs.show_error(self, "The gallery cannot show this", failure.message, failure.detail)
-        if self.state.data is None:
-            run = Path(key[1]) if key[0] == "run" else None
-            self._show_empty(f"<b>{html.escape(what)} failed:</b> {html.escape(failure.message)}", run)
-
-    def _on_load_cancelled(self) -> None:
-        self.sources.select(self.state.shown)
-        self._update_actions()
-        self.status_message.emit("Loading cancelled.", 3000)
 
     # ==========================================================================================
     # Showing data

@@ -6,6 +6,8 @@ A face on core/features.py and core/activations.py, wired from small parts:
 * pages that only draw and forward input: :mod:`~gui.inside.source_bar` (the run chooser),
   :mod:`~gui.inside.embedding_panel` (layer, method, compare, Compute / Stop, the scatters),
   :mod:`~gui.inside.activations_panel` (the image, the layer, the grid);
+* :mod:`gui.inside.feature_space`: the Feature space page's choices, its embedding task and its
+  points; :mod:`gui.inside.activations`: the activation requests;
 * :mod:`gui.inside.jobs`: the work, run by three :class:`~gui.tasks.TaskSlot` s on the main window's
   :class:`~gui.workers.JobRunner` (one TensorFlow job at a time). A new request of a kind
   supersedes the last, so an older result never reaches a view.
@@ -36,6 +38,7 @@ from gui.inside import jobs as inside_jobs
 from gui.inside.activations import ActivationsRequests
 from gui.inside.activations_panel import ActivationsPanel
 from gui.inside.embedding_panel import EmbeddingPanel
+from gui.inside.feature_space import FeatureSpace
 from gui.inside.source_bar import SourceBar
 from gui.inside.state import External, InsideState, Opened, Source
 from gui.settings import AppSettings
@@ -85,16 +88,7 @@ class InsideTab(QWidget):
             on_cancelled=lambda _r: self._on_open_failed(TaskFailure("Opening was cancelled.", "")),
             on_progress=self.embedding_page.on_progress,
         )
-        self.embed_task = TaskSlot(
-            self.jobs,
-            "Feature space",
-            parent=self,
-            on_done=self._on_embedded,
-            on_failed=self._on_embed_failed,
-            on_cancelled=lambda _r: self._on_embed_failed(TaskFailure("Stopped.", "")),
-            on_progress=self.embedding_page.on_progress,
-            on_message=self.status_message.emit,
-        )
+        self.features = FeatureSpace(self)  # the Feature space page: choices, embedding task, points
         self.activations = ActivationsRequests(self.jobs, self.state, self.activations_page, self)
         self._first_show = True
 
@@ -109,16 +103,7 @@ class InsideTab(QWidget):
         bar, emb, act = self.source_bar, self.embedding_page, self.activations_page
         bar.source_chosen.connect(self._on_source_chosen)
         bar.refresh_requested.connect(self.refresh_sources)
-        emb.waiting_prefix = self._waiting_prefix
-        emb.choice_changed.connect(self._on_feature_choice)
-        emb.compare_chosen.connect(self._on_compare_chosen)
-        emb.compute_clicked.connect(self.compute)
-        emb.stop_clicked.connect(self.stop)
-        emb.point_clicked.connect(self._on_point_clicked)
-        emb.point_hovered.connect(self._on_point_hovered)
-        for side in (0, 1):
-            emb.scatters[side].thumbnail = lambda row, side=side: self.state.thumbnail(self._opened_on(side), row)
-            emb.scatters[side].describe = lambda row, side=side: _describe(self._opened_on(side), row)
+        emb.waiting_prefix = self._waiting_prefix  # its other signals: gui/inside/feature_space.py
         act.image_source_chosen.connect(self._on_image_source_chosen)
         act.row_chosen.connect(self._on_row_chosen)
         act.layer_chosen.connect(self._on_act_layer_chosen)
@@ -143,9 +128,6 @@ class InsideTab(QWidget):
 
     def set_layer(self, layer: str) -> None:
         self.embedding_page.choose_layer(layer)
-
-    def _opened_on(self, side: int) -> Opened | None:
-        return self.state.opened if side == 0 else self.state.compare_opened
 
     # ==========================================================================================
     # Sources
@@ -207,7 +189,7 @@ class InsideTab(QWidget):
         self.embedding_page.set_layers(opened.feature_layers, self.state.layer)
         self.activations_page.set_rows(len(opened.data), self.state.row)
         self.embedding_page.hide_progress()
-        self._show_cached_or_hint()
+        self.features.show_cached_or_hint()
         if self.state.image_source == "test":
             self.activations_page.set_layers(opened.layer_choices, self.state.act_layer)
             self._show_test_image()
@@ -224,110 +206,19 @@ class InsideTab(QWidget):
             dialogs.show_error(self, "Cannot open the run", failure.message, failure.detail)
 
     # ==========================================================================================
-    # Feature space
+    # Feature space (gui/inside/feature_space.py)
 
-    def _on_feature_choice(self) -> None:
-        self.state.layer, self.state.method, self.state.three_d = self.embedding_page.choice()
-        self._show_cached_or_hint()
-
-    def _show_cached_or_hint(self) -> None:
-        """Draw the cached embedding for the current choice if there is one, else say what to do."""
-        opened = self.state.opened
-        if opened is None:
-            return
-        from core import features
-
-        key = layer, method, dims = self.state.embedding_key
-        found = opened.cached.get(key) or features.lookup_embedding(opened.data, layer, method, dims=dims)
-        if found is not None:
-            opened.cached[key] = found
-            self.embedding_page.draw(0, opened, found)
-            self.state.embedding = found
-            kept = f"{found.title}: computed in {found.seconds:.1f} s, kept in the run folder."
-            self.embedding_page.status.setText(kept)
-        else:
-            self.state.embedding = None
-            self.embedding_page.show_hint(0, "Press Compute to embed the test set.", opened.data.title)
-            self.embedding_page.status.setText("")
-        self._refresh_compare_plot()
-
-    def _on_compare_chosen(self, path: str | None) -> None:
-        self.state.choose_compare(path)
-        self.embedding_page.set_compare_visible(bool(path))
-        if path:
-            self._refresh_compare_plot()
-
-    def _refresh_compare_plot(self) -> None:
-        if not self.state.compare_path:
-            return
-        from core import features
-
-        opened = self.state.compare_opened
-        if opened is not None:
-            layer, method, dims = self.state.embedding_key
-            found = features.lookup_embedding(opened.data, layer, method, dims=dims)
-            if found is not None:
-                self.state.compare_embedding = found
-                self.embedding_page.draw(1, opened, found)
-                return
-        self.state.compare_embedding = None
-        self.embedding_page.show_hint(
-            1, "Press Compute to embed this run too.", self.embedding_page.compare_combo.currentText()
-        )
+    @property
+    def embed_task(self) -> TaskSlot:
+        return self.features.task
 
     def compute(self) -> None:
         """Compute (or recompute) the embedding of the chosen layer, and of the compared run's."""
-        state = self.state
-        if not state.begin_embedding():
-            return
-        layer, method, dims = state.embedding_key
-        job = inside_jobs.embed_job(
-            state.opened, layer, method, dims, state.compare_source(), state.compare_opened, self.workspace
-        )
-        self.embedding_page.start_progress("Extracting features")
-        self.embedding_page.status.setText("")
-        self.embed_task.start(job)
-        self._update_controls()
+        self.features.compute()
 
     def stop(self) -> None:
         """Ask the embedding to stop; it ends as cancelled ("Stopped.")."""
-        worker = self.embed_task.worker
-        if worker is not None:
-            worker.cancel.cancel()
-            self.embedding_page.status.setText("Stopping ...")
-
-    def _on_embedded(self, results: list[tuple[Opened, Any]]) -> None:
-        seconds = self.embedding_page.elapsed_seconds()
-        self.embedding_page.hide_progress()
-        for side, opened, emb in self.state.embedded(results):
-            if side == 1:
-                self.embedding_page.set_compare_visible(True)
-            self.embedding_page.draw(side, opened, emb)
-        first = self.embedding_page.show_summary([emb for _opened, emb in results], seconds)
-        self.status_message.emit(first)
-        self._update_controls()
-
-    def _on_embed_failed(self, failure: TaskFailure) -> None:
-        self.state.embedding_ended()
-        self.embedding_page.hide_progress()
-        self.embedding_page.status.setText(html.escape(failure.message))
-        self._update_controls()
-        if failure.detail:
-            dialogs.show_error(self, "Feature space", failure.message, failure.detail)
-
-    def _on_point_hovered(self, side: int, row: int) -> None:
-        if self.state.same_rows():
-            self.embedding_page.ring(1 - side, row)
-
-    def _on_point_clicked(self, side: int, row: int) -> None:
-        opened = self._opened_on(side)
-        if opened is None:
-            return
-        if row >= 0 and self.state.same_rows():
-            self.embedding_page.ring(1 - side, row)
-        if side == 0:
-            self.activations_page.row_spin.setValue(int(row))  # the activations page follows the clicked image
-        self.show_detail.emit(opened.source.path, int(row))
+        self.features.stop()
 
     # ==========================================================================================
     # Activations
@@ -427,13 +318,3 @@ class InsideTab(QWidget):
         self.activations.stop()
         for slot in (self.open_task, self.embed_task):
             slot.cancel()
-
-
-def _describe(opened: Opened | None, row: int) -> str:
-    """The line under the hover card's thumbnail."""
-    if opened is None:
-        return ""
-    from core.gallery import format_percent
-
-    data = opened.data
-    return f"test image {int(data.test_index[row])} · confidence {format_percent(data.confidence[row])}"

@@ -8,9 +8,14 @@ Where things are:
 * Pages, which only draw and forward input: ``model_panel.py`` (the model list and what the model
   in use is; ``model_picker.py`` is its list), ``results_panel.py`` (tool bar, progress, the
   results table and the single-image view), ``class_names.py`` (the dialog for card-less models).
+* ``choice.py``: :class:`~gui.predict.choice.ModelChoice`, a choice of models from the picker, a
+  file or a drop, through its load into use (or refused, keeping the models in use before);
+  ``inputs.py``: Open images, Open folder, Paste and drops, each ending in a batch;
+  ``window_close.py``: the tab's threads are stopped when its window closes.
 * Tasks: ``loading.py`` (loading models through :mod:`core.inference`, the model cache, naming
-  the classes of card-less models), ``jobs.py`` (the batch worker and the image reader of the
-  single view), each run through a :class:`~gui.tasks.TaskSlot` on the tab's own runners.
+  the classes of card-less models), ``batch.py`` (batches, Stop, Clear, Export), ``jobs.py`` (the
+  batch worker and the image reader of the single view), each run through a
+  :class:`~gui.tasks.TaskSlot` on the tab's own runners.
 * ``drop.py``: reading drops and the clipboard; ``results_model.py``: the table's model and CSV.
 
 The tab class is imported lazily, so ``gui.predict.state`` imports neither Qt nor TensorFlow.

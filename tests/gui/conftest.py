@@ -1,10 +1,12 @@
-"""GUI test set-up: a private settings file, recorded error boxes, and no thread left behind."""
+"""GUI test set-up: a private settings file, recorded error boxes, and no thread left behind; main
+windows and Predict tabs made like the app makes them."""
 
 from __future__ import annotations
 
 import gc
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +122,45 @@ def tiny_config():
         return TrainConfig(**values)
 
     return make
+
+
+SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "weights" / "mnist-sample-simple-cnn-2.keras"
+
+
+@pytest.fixture(scope="module")
+def shipped_pair():
+    """The shipped MNIST model, loaded and warmed up once per module: (LoadedModel, Predictor)."""
+    from core.inference import Predictor, load_model
+
+    loaded = load_model(SHIPPED_MODEL)
+    predictor = Predictor(loaded)
+    predictor.warm_up()
+    return loaded, predictor
+
+
+@pytest.fixture
+def make_predict_tab(qtbot, shipped_pair, tmp_path):
+    """Predict tabs on their own, shown at 1280x820, with the shipped model ready (loaded once per
+    module); a tab that asks for class names fails the test. Each is shut down after the test, and
+    must have left no job running."""
+    from gui.predict import PredictTab
+    from gui.settings import AppSettings
+
+    made = []
+
+    def make(*, settings=None, wait: bool = True):
+        tab = PredictTab(settings or AppSettings(), workspace=tmp_path / "workspace")
+        tab.add_loaded_model(*shipped_pair)
+        tab.ask_class_names = lambda *args: pytest.fail("the tab asked for class names")
+        qtbot.addWidget(tab)
+        tab.resize(1280, 820)
+        tab.show()
+        made.append(tab)
+        if wait:
+            qtbot.waitUntil(lambda: bool(tab.predictors), timeout=120_000)
+        return tab
+
+    yield make
+    for tab in made:
+        assert tab.shutdown(60_000)
+        assert not tab.busy, "the Predict tab left a job running"

@@ -261,10 +261,11 @@ def test_the_window_is_built_without_pyqtgraph_and_its_plot_tabs_come_after_the_
         "    settings = AppSettings()\n"
         "    settings.set_current_tab(tab)\n"
         "    window = MainWindow(settings)\n"
-        "    print(tab, 'pyqtgraph' in sys.modules, window._runs_tab is not None, end=' ')\n"
+        "    print(tab, 'pyqtgraph' in sys.modules, window.plot_tabs.runs is not None, end=' ')\n"
         "    window.finish_startup()\n"
         "    slot = window.tabs.widget(3)\n"
-        "    print(window._runs_tab is not None and window._runs_tab.parent() is slot, len(windows), flush=True)\n"
+        "    runs = window.plot_tabs.runs\n"
+        "    print(runs is not None and runs.parent() is slot, len(windows), flush=True)\n"
         "    window.jobs.shutdown()\n"
         "    window.train_tab.preview_jobs.shutdown()\n"
     )

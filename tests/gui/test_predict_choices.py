@@ -15,16 +15,6 @@ SHIPPED = ROOT / "weights" / "mnist-sample-simple-cnn-2.keras"
 
 
 @pytest.fixture(scope="module")
-def shipped_pair():
-    from core.inference import Predictor, load_model
-
-    loaded = load_model(SHIPPED)
-    predictor = Predictor(loaded)
-    predictor.warm_up()
-    return loaded, predictor
-
-
-@pytest.fixture(scope="module")
 def three_classes(tmp_path_factory):
     """A tiny saved model of 3 classes, with its card (it cannot join an ensemble of digits)."""
     import keras
@@ -49,29 +39,6 @@ def three_classes(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def make_tab(qtbot, shipped_pair, tmp_path):
-    """A Predict tab on its own, shown, with the shipped model ready (loaded once per module)."""
-    from gui.predict import PredictTab
-    from gui.settings import AppSettings
-
-    made = []
-
-    def make(*, settings=None):
-        tab = PredictTab(settings or AppSettings(), workspace=tmp_path / "workspace")
-        tab.add_loaded_model(*shipped_pair)
-        qtbot.addWidget(tab)
-        tab.resize(1280, 820)
-        tab.show()
-        made.append(tab)
-        qtbot.waitUntil(lambda: bool(tab.predictors), timeout=120_000)
-        return tab
-
-    yield make
-    for tab in made:
-        assert tab.shutdown(60_000)
-
-
 def _digit(tmp_path: Path, name: str = "digit.png") -> Path:
     from core.datasets.sample import load_sample_arrays
 
@@ -90,11 +57,13 @@ def _predict(qtbot, tab, sources) -> None:
 # Item 11: a refused choice keeps the working model and is not remembered
 
 
-def test_a_refused_ensemble_keeps_the_model_in_use_and_is_not_remembered(make_tab, qtbot, three_classes, errors):
+def test_a_refused_ensemble_keeps_the_model_in_use_and_is_not_remembered(
+    make_predict_tab, qtbot, three_classes, errors
+):
     from gui.settings import AppSettings
 
     settings = AppSettings()
-    tab = make_tab(settings=settings)
+    tab = make_predict_tab(settings=settings)
     assert tab.picker.selected_paths() == [SHIPPED]
     tab.picker.add_file(three_classes, select=False)
     tab.picker.select_paths([SHIPPED, three_classes])
@@ -110,18 +79,18 @@ def test_a_refused_ensemble_keeps_the_model_in_use_and_is_not_remembered(make_ta
     assert str(three_classes) not in again.tab_value("predict", "opened_models", [], list)
     # The next launch starts with the working model, without an error.
     before = len(errors)
-    second = make_tab(settings=again)
+    second = make_predict_tab(settings=again)
     qtbot.wait(300)
     assert [m.path for m in second.members] == [SHIPPED] and len(errors) == before
 
 
 def test_a_broken_dropped_file_leaves_the_model_and_results_and_is_gone_after_a_restart(
-    make_tab, qtbot, tmp_path, errors
+    make_predict_tab, qtbot, tmp_path, errors
 ):
     from gui.settings import AppSettings
 
     settings = AppSettings()
-    tab = make_tab(settings=settings)
+    tab = make_predict_tab(settings=settings)
     _predict(qtbot, tab, [_digit(tmp_path)])
     assert tab.results.rowCount() == 1
     broken = tmp_path / "broken.keras"
@@ -136,19 +105,19 @@ def test_a_broken_dropped_file_leaves_the_model_and_results_and_is_gone_after_a_
     settings.sync()
     again = AppSettings()
     assert str(broken.resolve()) not in again.tab_value("predict", "opened_models", [], list)
-    second = make_tab(settings=again)
+    second = make_predict_tab(settings=again)
     second.populate()
     assert second.picker.entry(broken.resolve()) is None
     assert [m.path for m in second.members] == [SHIPPED]
 
 
-def test_a_working_opened_file_is_remembered(make_tab, qtbot, tmp_path, shipped_pair):
+def test_a_working_opened_file_is_remembered(make_predict_tab, qtbot, tmp_path, shipped_pair):
     import shutil
 
     from gui.settings import AppSettings
 
     settings = AppSettings()
-    tab = make_tab(settings=settings)
+    tab = make_predict_tab(settings=settings)
     copy = tmp_path / "copy.keras"
     shutil.copy(SHIPPED, copy)
     shutil.copy(cards.card_path(SHIPPED), cards.card_path(copy))
@@ -178,7 +147,7 @@ def test_six_runs_read_apart_in_the_model_list(qtbot, tmp_path):
 # Items 13 and 14: the view says how the file was read
 
 
-def test_the_view_says_transparency_was_filled_and_an_animation_gave_its_first_frame(make_tab, qtbot, tmp_path):
+def test_the_view_says_transparency_was_filled_and_an_animation_gave_its_first_frame(make_predict_tab, qtbot, tmp_path):
     from core.datasets.sample import load_sample_arrays
 
     x, y = load_sample_arrays()
@@ -187,7 +156,7 @@ def test_the_view_says_transparency_was_filled_and_an_animation_gave_its_first_f
     ink = Image.merge("RGBA", (*Image.new("RGB", alpha.size, (0, 0, 0)).split(), alpha))  # black ink, transparent
     drawing = tmp_path / "drawing.png"
     ink.save(drawing)
-    tab = make_tab()
+    tab = make_predict_tab()
     _predict(qtbot, tab, [drawing])
     assert tab.results.results[0].top[0][0] == str(int(y[0]))  # white ink on black, as the model was trained
     qtbot.waitUntil(lambda: tab.view.reading_note.isVisible(), timeout=30_000)
@@ -261,21 +230,23 @@ def test_a_long_class_name_is_elided_and_keeps_its_percentage(qtbot):
     assert layout.fit("cat 97%", True) == "cat 97%"
 
 
-def test_a_remembered_model_that_no_longer_loads_gives_way_to_the_shipped_one(make_tab, qtbot, tmp_path, errors):
+def test_a_remembered_model_that_no_longer_loads_gives_way_to_the_shipped_one(
+    make_predict_tab, qtbot, tmp_path, errors
+):
     from gui.settings import AppSettings
 
     broken = tmp_path / "was-good.keras"
     broken.write_bytes(b"damaged since the last launch")
     settings = AppSettings()
     settings.set_tab_state("predict", {"models": [str(broken)], "opened_models": [str(broken)]})
-    tab = make_tab(settings=settings)  # waits for a model in use
+    tab = make_predict_tab(settings=settings)  # waits for a model in use
     assert [m.path for m in tab.members] == [SHIPPED] and len(errors) == 1
     assert tab.picker.selected_paths() == [SHIPPED]
     settings.sync()
     again = AppSettings()
     assert again.tab_value("predict", "models", [], list) == [str(SHIPPED)]
     assert again.tab_value("predict", "opened_models", [], list) == []
-    second = make_tab(settings=again)
+    second = make_predict_tab(settings=again)
     qtbot.wait(300)
     assert len(errors) == 1 and second.picker.entry(broken) is None
 

@@ -30,16 +30,6 @@ DIGITS = [str(i) for i in range(10)]
 
 
 @pytest.fixture(scope="module")
-def shipped_pair():
-    from core.inference import Predictor, load_model
-
-    loaded = load_model(SHIPPED)
-    predictor = Predictor(loaded)
-    predictor.warm_up()
-    return loaded, predictor
-
-
-@pytest.fixture(scope="module")
 def known_digits(shipped_pair):
     """Sample digits the shipped model gets right with confidence: (images 28x28x1, labels)."""
     from core.datasets.sample import load_sample_arrays
@@ -109,32 +99,6 @@ def models(tmp_path_factory):
     return {"digits": digits, "three": three, "lambda": unsafe, "dense": dense}
 
 
-@pytest.fixture
-def make_tab(qtbot, shipped_pair, tmp_path):
-    """A Predict tab on its own, shown, with the shipped model ready (loaded once per module)."""
-    from gui.predict import PredictTab
-    from gui.settings import AppSettings
-
-    made = []
-
-    def make(*, settings=None, wait: bool = True):
-        tab = PredictTab(settings or AppSettings(), workspace=tmp_path / "workspace")
-        tab.add_loaded_model(*shipped_pair)
-        tab.ask_class_names = lambda *args: pytest.fail("the tab asked for class names")
-        qtbot.addWidget(tab)
-        tab.resize(1280, 820)
-        tab.show()
-        made.append(tab)
-        if wait:
-            qtbot.waitUntil(lambda: bool(tab.predictors), timeout=120_000)
-        return tab
-
-    yield make
-    for tab in made:
-        assert tab.shutdown(60_000)
-        assert not tab.busy, "the Predict tab left a job running"
-
-
 def _save_digit(path: Path, image: np.ndarray, scale: int = 3, rgb: bool = True) -> Path:
     img = Image.fromarray(image[:, :, 0]).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
     (img.convert("RGB") if rgb else img).save(path)
@@ -182,8 +146,8 @@ def _bomb_png(path: Path) -> Path:
 # Tests
 
 
-def test_dropping_one_digit_shows_the_prediction_and_gradcam(make_tab, qtbot, known_digits, tmp_path):
-    tab = make_tab()
+def test_dropping_one_digit_shows_the_prediction_and_gradcam(make_predict_tab, qtbot, known_digits, tmp_path):
+    tab = make_predict_tab()
     assert tab.picker.selected_paths() == [SHIPPED]  # first launch: the shipped MNIST model
     assert [m.path for m in tab.members] == [SHIPPED]
     x, y = known_digits
@@ -203,8 +167,8 @@ def test_dropping_one_digit_shows_the_prediction_and_gradcam(make_tab, qtbot, kn
     assert "conv2" in tab.view.gradcam_status.text()
 
 
-def test_dropping_files_and_a_folder_fills_a_sortable_table(make_tab, qtbot, known_digits, tmp_path):
-    tab = make_tab()
+def test_dropping_files_and_a_folder_fills_a_sortable_table(make_predict_tab, qtbot, known_digits, tmp_path):
+    tab = make_predict_tab()
     x, y = known_digits
     folder = tmp_path / "folder"
     (folder / "sub" / "deeper").mkdir(parents=True)
@@ -239,8 +203,8 @@ def test_dropping_files_and_a_folder_fills_a_sortable_table(make_tab, qtbot, kno
 
 
 @pytest.mark.parametrize("rate_hz", [1e-6, 1e6], ids=["first-batch-then-the-rest", "every-batch"])
-def test_the_table_fills_batch_by_batch_with_the_progress(make_tab, qtbot, known_digits, tmp_path, rate_hz):
-    tab = make_tab()
+def test_the_table_fills_batch_by_batch_with_the_progress(make_predict_tab, qtbot, known_digits, tmp_path, rate_hz):
+    tab = make_predict_tab()
     tab.results_hz = rate_hz
     x, _ = known_digits
     folder = tmp_path / "many"
@@ -267,9 +231,9 @@ def test_the_table_fills_batch_by_batch_with_the_progress(make_tab, qtbot, known
     qtbot.waitUntil(lambda: tab.view.title.text().endswith("000.png"), timeout=30_000)
 
 
-def test_a_superseded_batch_never_reaches_the_table(make_tab, qtbot, known_digits, tmp_path):
+def test_a_superseded_batch_never_reaches_the_table(make_predict_tab, qtbot, known_digits, tmp_path):
     """Start a batch, start another while it runs: only the second one's rows and end arrive."""
-    tab = make_tab()
+    tab = make_predict_tab()
     tab.results_hz = 1e6  # every chunk of the first batch is sent as soon as it is done
     x, _ = known_digits
     first, second = tmp_path / "first", tmp_path / "second"
@@ -304,8 +268,8 @@ def test_a_superseded_batch_never_reaches_the_table(make_tab, qtbot, known_digit
     assert "3 images: 3 predicted" in tab.state_label.text()
 
 
-def test_bad_files_get_rows_with_reasons_and_the_rest_is_predicted(make_tab, qtbot, known_digits, tmp_path):
-    tab = make_tab()
+def test_bad_files_get_rows_with_reasons_and_the_rest_is_predicted(make_predict_tab, qtbot, known_digits, tmp_path):
+    tab = make_predict_tab()
     x, y = known_digits
     good = [_save_digit(tmp_path / f"good{i}.png", x[i]) for i in range(3)]
     empty = tmp_path / "empty.png"
@@ -337,8 +301,8 @@ def test_bad_files_get_rows_with_reasons_and_the_rest_is_predicted(make_tab, qtb
     assert sum(float(rows[0][f"p({d})"]) for d in DIGITS) == pytest.approx(1.0, abs=1e-4)
 
 
-def test_remote_url_gets_a_clear_message(make_tab, qtbot):
-    tab = make_tab()
+def test_remote_url_gets_a_clear_message(make_predict_tab, qtbot):
+    tab = make_predict_tab()
     assert _drop(tab, _mime(QUrl("https://example.com/cat.jpg")))
     assert "https://example.com/cat.jpg is a web address" in tab.notice_text
     assert "Save the image to your computer first" in tab.notice_text
@@ -349,8 +313,8 @@ def test_remote_url_gets_a_clear_message(make_tab, qtbot):
     assert not _drop(tab, mime)
 
 
-def test_paste_image_data_and_file_paths(make_tab, qtbot, known_digits, tmp_path):
-    tab = make_tab()
+def test_paste_image_data_and_file_paths(make_predict_tab, qtbot, known_digits, tmp_path):
+    tab = make_predict_tab()
     x, y = known_digits
     clipboard = QGuiApplication.clipboard()
     image = QImage(str(_save_digit(tmp_path / "clip.png", x[1])))
@@ -374,8 +338,8 @@ def test_paste_image_data_and_file_paths(make_tab, qtbot, known_digits, tmp_path
     assert "clipboard holds no image" in tab.notice_text
 
 
-def test_lambda_model_is_refused_with_the_safety_message(make_tab, qtbot, models, errors):
-    tab = make_tab()
+def test_lambda_model_is_refused_with_the_safety_message(make_predict_tab, qtbot, models, errors):
+    tab = make_predict_tab()
     tab.use_model_file(models["lambda"])
     qtbot.waitUntil(lambda: bool(errors), timeout=60_000)
     title, message, detail = errors[-1]
@@ -391,7 +355,7 @@ def test_lambda_model_is_refused_with_the_safety_message(make_tab, qtbot, models
     qtbot.waitUntil(lambda: [m.path for m in tab.members] == [SHIPPED], timeout=60_000)
 
 
-def test_model_without_card_asks_only_for_class_names_and_remembers_them(make_tab, qtbot, models, tmp_path):
+def test_model_without_card_asks_only_for_class_names_and_remembers_them(make_predict_tab, qtbot, models, tmp_path):
     import shutil
 
     from gui.settings import AppSettings
@@ -400,7 +364,7 @@ def test_model_without_card_asks_only_for_class_names_and_remembers_them(make_ta
     model = tmp_path / "cardless.keras"
     shutil.copy(models["three"], model)
     asked = []
-    tab = make_tab(settings=settings)
+    tab = make_predict_tab(settings=settings)
 
     def answer(parent, path, initial):
         asked.append((Path(path).name, list(initial)))
@@ -416,7 +380,7 @@ def test_model_without_card_asks_only_for_class_names_and_remembers_them(make_ta
     assert not cards.card_path(model).exists()  # not written without the person's consent
 
     # Another session (same settings) does not ask again.
-    again = make_tab(settings=settings)
+    again = make_predict_tab(settings=settings)
     again.use_model_file(model)
     qtbot.waitUntil(lambda: bool(again.members) and again.members[0].path == model, timeout=60_000)
     assert again.members[0].class_names == ["circle", "square", "star"]
@@ -428,10 +392,12 @@ def test_model_without_card_asks_only_for_class_names_and_remembers_them(make_ta
     assert again.members[0].class_names == ["a", "b", "c"]
 
 
-def test_ensemble_averages_members_and_shows_their_votes(make_tab, qtbot, models, known_digits, tmp_path, errors):
+def test_ensemble_averages_members_and_shows_their_votes(
+    make_predict_tab, qtbot, models, known_digits, tmp_path, errors
+):
     from core.ensemble import ensemble_predict, prepare_inputs
 
-    tab = make_tab()
+    tab = make_predict_tab()
     x, y = known_digits
     tab.use_model_file(models["digits"])
     qtbot.waitUntil(lambda: [m.path for m in tab.members] == [models["digits"]], timeout=60_000)
@@ -471,14 +437,14 @@ def test_ensemble_averages_members_and_shows_their_votes(make_tab, qtbot, models
     assert [m.path for m in tab.members] == [SHIPPED, models["digits"]]  # the ensemble in use stays
 
 
-def test_the_tab_remembers_its_models_opened_files_and_class_names(make_tab, qtbot, models, tmp_path):
+def test_the_tab_remembers_its_models_opened_files_and_class_names(make_predict_tab, qtbot, models, tmp_path):
     """The Predict tab's settings (one record, ``tab_state("predict")``) survive a restart."""
     from gui.predict import class_names
     from gui.settings import AppSettings
 
     digits = models["digits"].resolve()
     settings = AppSettings()
-    tab = make_tab(settings=settings)
+    tab = make_predict_tab(settings=settings)
     tab.use_model_file(digits)
     qtbot.waitUntil(lambda: [m.path for m in tab.members] == [digits], timeout=60_000)
     class_names.remember_names(settings, tmp_path / "cardless.keras", ["cat", "dog"])
@@ -490,14 +456,16 @@ def test_the_tab_remembers_its_models_opened_files_and_class_names(make_tab, qtb
     assert class_names.remembered_names(again, tmp_path / "cardless.keras", 2) == ["cat", "dog"]
     assert class_names.remembered_names(again, tmp_path / "cardless.keras", 3) is None  # another model now
     # The next launch starts with the model chosen last time, listed among the opened files.
-    second = make_tab(settings=again, wait=False)
+    second = make_predict_tab(settings=again, wait=False)
     qtbot.waitUntil(lambda: [m.path for m in second.members] == [digits], timeout=60_000)
     assert second.picker.selected_paths() == [digits]
     assert second.picker.entry(digits).source == "file"
 
 
-def test_model_without_convolutions_says_gradcam_does_not_apply(make_tab, qtbot, models, known_digits, tmp_path):
-    tab = make_tab()
+def test_model_without_convolutions_says_gradcam_does_not_apply(
+    make_predict_tab, qtbot, models, known_digits, tmp_path
+):
+    tab = make_predict_tab()
     tab.use_model_file(models["dense"])
     qtbot.waitUntil(lambda: [m.path for m in tab.members] == [models["dense"]], timeout=60_000)
     x, _ = known_digits
@@ -555,8 +523,8 @@ def test_prediction_view_contract(qtbot, shipped_pair, known_digits):
     assert view.shutdown()
 
 
-def test_closing_mid_batch_leaves_no_thread(make_tab, qtbot, known_digits, tmp_path):
-    tab = make_tab()
+def test_closing_mid_batch_leaves_no_thread(make_predict_tab, qtbot, known_digits, tmp_path):
+    tab = make_predict_tab()
     x, _ = known_digits
     folder = tmp_path / "many"
     folder.mkdir()

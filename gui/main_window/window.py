@@ -1,34 +1,43 @@
 """The main window: the Train, Predict, Gallery, Runs, Experiments and Inside tabs, the menus and the status bar.
 
 It owns the one :class:`~gui.workers.JobRunner` every TensorFlow job goes through, hears from the
-background TensorFlow import, remembers its geometry and the form between launches, and on close
-stops a running training (after asking), waits for its thread, then saves.
+background TensorFlow import, remembers its geometry and the form between launches, and answers the
+tabs' requests of one another (show a run in the Gallery, train its settings again, ...). Its parts:
+the Runs, Experiments and Inside tabs built after the first paint (:mod:`.plot_tabs`), the status
+bar (:mod:`.status`), closing (:mod:`.closing`: asks before stopping a run, waits for its thread,
+then saves) and the menus (:mod:`gui.menus`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QTabWidget, QWidget
 
 from core import paths
 from gui import dialogs
 from gui.gallery import GalleryTab
 from gui.garbage import collect_garbage_in_gui_thread
+from gui.main_window.closing import WindowCloser, ask_yes_no
+from gui.main_window.first_paint import FirstPaint
+from gui.main_window.plot_tabs import PlotTabs
+from gui.main_window.status import StatusBar
 from gui.menus import ModelCardViewer, build_menus
 from gui.settings import AppSettings
 from gui.train import TrainTab
 from gui.workers import JobRunner
+
+#: The tabs in their order: (title, tool tip).
+TABS = [
+    ("Train", "Train a model from the zoo on a dataset and watch it learn."),
+    ("Predict", "Use a saved model on your own images."),
+    ("Gallery", "Browse a run's test images with their predictions."),
+    ("Runs", "Every saved run: compare, resume, continue, export."),
+    ("Experiments", "Studies: vary settings over many runs, in parallel, and compare them in a table."),
+    ("Inside", "Inside the network: t-SNE of features and activation maps."),
+]
 
 
 class MainWindow(QMainWindow):
@@ -48,7 +57,7 @@ class MainWindow(QMainWindow):
         self.tf_loader = tf_loader
         self.tf_info: dict | None = None
         self.jobs = JobRunner(self)
-        self._closing = False
+        self.closer = WindowCloser(self)
         self._started = False
         self.setWindowTitle("CNN Workbench")
 
@@ -60,25 +69,12 @@ class MainWindow(QMainWindow):
             self.settings, workspace=workspace, tf_loader=tf_loader, show_status=self.show_status
         )
         self.gallery_tab = GalleryTab(self.jobs, self.settings, workspace=workspace)
-        # The Runs and Inside tabs draw with pyqtgraph, whose import alone (0.35 s here) would
-        # delay the window; they are built just after its first paint (finish_startup), or at
-        # once when one of them is the tab the window opens on or something asks for it.
-        self._runs_tab = None
-        self._inside_tab = None
-        self._experiments_tab = None
-        self._runs_slot, self._inside_slot, self._experiments_slot = _TabSlot(), _TabSlot(), _TabSlot()
-        self.tabs.addTab(self.train_tab, "Train")
-        self.tabs.addTab(self.predict_tab, "Predict")
-        self.tabs.addTab(self.gallery_tab, "Gallery")
-        self.tabs.addTab(self._runs_slot, "Runs")
-        self.tabs.addTab(self._experiments_slot, "Experiments")
-        self.tabs.addTab(self._inside_slot, "Inside")
-        self.tabs.setTabToolTip(0, "Train a model from the zoo on a dataset and watch it learn.")
-        self.tabs.setTabToolTip(1, "Use a saved model on your own images.")
-        self.tabs.setTabToolTip(2, "Browse a run's test images with their predictions.")
-        self.tabs.setTabToolTip(3, "Every saved run: compare, resume, continue, export.")
-        self.tabs.setTabToolTip(4, "Studies: vary settings over many runs, in parallel, and compare them in a table.")
-        self.tabs.setTabToolTip(5, "Inside the network: t-SNE of features and activation maps.")
+        # The Runs, Experiments and Inside tabs (pyqtgraph) are built after the first paint: plot_tabs.py.
+        self.plot_tabs = PlotTabs(self)
+        pages = (self.train_tab, self.predict_tab, self.gallery_tab, *self.plot_tabs.slots)
+        for index, (page, (title, tip)) in enumerate(zip(pages, TABS, strict=True)):
+            self.tabs.addTab(page, title)
+            self.tabs.setTabToolTip(index, tip)
         self.setCentralWidget(self.tabs)
 
         build_menus(self)
@@ -87,7 +83,8 @@ class MainWindow(QMainWindow):
         self._stop_keys = {tab: tab.stop_action.shortcuts() for tab in (self.train_tab, self.predict_tab)}
         self.tabs.currentChanged.connect(self._route_stop_keys)
         self.card_viewer = ModelCardViewer(self)
-        self._build_status_bar()
+        self.status_bar = StatusBar(self.statusBar(), self.jobs)
+        self.job_label, self.tf_label = self.status_bar.job_label, self.status_bar.tf_label
         self.train_tab.status_message.connect(self.show_status)
         self.train_tab.running_changed.connect(self._on_running_changed)
         self.train_tab.show_in_gallery.connect(self.show_in_gallery)
@@ -100,8 +97,8 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(min(max(0, self.settings.current_tab()), self.tabs.count() - 1))
         self._route_stop_keys()
         self.train_tab.restore_layout()
-        if self.tabs.currentWidget() in (self._runs_slot, self._inside_slot, self._experiments_slot):
-            self._build_plot_tabs()
+        if self.tabs.currentWidget() in self.plot_tabs.slots:
+            self.plot_tabs.build()
 
         if tf_loader is not None:
             tf_loader.ready.connect(self._on_tensorflow_ready)
@@ -120,7 +117,7 @@ class MainWindow(QMainWindow):
         if not self.isVisible():
             self.finish_startup()
             return
-        self._paint_watch = _FirstPaint(self, lambda: QTimer.singleShot(0, self.finish_startup))
+        self._paint_watch = FirstPaint(self, lambda: QTimer.singleShot(0, self.finish_startup))
 
     def finish_startup(self) -> None:
         """Stage 2: lists, settings, plots, then TensorFlow in the background (see gui/garbage.py)."""
@@ -129,7 +126,7 @@ class MainWindow(QMainWindow):
         self._started = True
         self.train_tab.populate()
         self.train_tab.attach_plots()
-        self._build_plot_tabs()
+        self.plot_tabs.build()
         collect_garbage_in_gui_thread()  # before TensorFlow's import below: see gui/garbage.py
         # After a crash: offer to resume the runs that were cut short (resumes wait for TensorFlow).
         QTimer.singleShot(0, self.runs_tab.check_interrupted)
@@ -139,75 +136,32 @@ class MainWindow(QMainWindow):
     @property
     def runs_tab(self):
         """The Runs tab (built on first use: see ``__init__``)."""
-        self._build_plot_tabs()
-        return self._runs_tab
+        self.plot_tabs.build()
+        return self.plot_tabs.runs
 
     @property
     def inside_tab(self):
         """The Inside tab (built on first use: see ``__init__``)."""
-        self._build_plot_tabs()
-        return self._inside_tab
+        self.plot_tabs.build()
+        return self.plot_tabs.inside
 
     @property
     def experiments_tab(self):
         """The Experiments tab (built on first use: see ``__init__``)."""
-        self._build_plot_tabs()
-        return self._experiments_tab
-
-    def _build_plot_tabs(self) -> None:
-        """Build the Runs, Experiments and Inside tabs into their places (once)."""
-        if self._runs_tab is not None:
-            return
-        from gui.experiments import ExperimentsTab
-        from gui.inside import InsideTab
-        from gui.runs import RunsTab
-
-        runs = self._runs_tab = RunsTab(self.jobs, self.settings, workspace=self.workspace)
-        inside = self._inside_tab = InsideTab(self.jobs, self.settings, workspace=self.workspace)
-        self._runs_slot.hold(runs)
-        self._inside_slot.hold(inside)
-        runs.status_message.connect(self.show_status)
-        runs.open_in_gallery.connect(self.show_in_gallery)
-        runs.open_in_predict.connect(self.show_in_predict)
-        runs.train_again.connect(self.train_again)
-        runs.continue_run.connect(self.continue_run)
-        runs.resume_run.connect(self.continue_run)
-        inside.status_message.connect(lambda text: self.show_status(text, 6000))
-        inside.show_detail.connect(self.show_gallery_detail)
-        for view in (self.predict_tab.view, self.gallery_tab.detail):  # "Show activations"
-            view.activations_requested.connect(self.show_activations)
-        runs.restore_layout()
-        experiments = self._experiments_tab = ExperimentsTab(self.settings, workspace=self.workspace)
-        self._experiments_slot.hold(experiments)
-        experiments.status_message.connect(self.show_status)
-        experiments.open_in_gallery.connect(self.show_in_gallery)
-        experiments.train_settings_wanted.connect(
-            lambda: experiments.set_baseline(self.train_tab.current_config().to_dict())
-        )
-        experiments.restore_layout()
+        self.plot_tabs.build()
+        return self.plot_tabs.experiments
 
     def _on_tensorflow_ready(self, info: dict) -> None:
         self.tf_info = info
-        gpus = info.get("gpus") or []
-        device = f"{len(gpus)} GPU" if gpus else "CPU"
-        found = info.get("devices")
-        if found is not None:
-            from core.devices import describe
-
-            device += f", bfloat16 units: {'yes' if found.cpu.bf16 else 'no'}"
-            self.train_tab.hyper.hardware.show_devices(found)
-        self.tf_label.setText(f"TensorFlow {info.get('tensorflow')} ({device})")
-        self.tf_label.setToolTip(
-            "\n".join(describe(found))
-            if found is not None
-            else f"Keras {info.get('keras')}; devices: {', '.join(gpus) or 'CPU only'}"
-        )
+        self.status_bar.show_tensorflow(info)
+        if info.get("devices") is not None:
+            self.train_tab.hyper.hardware.show_devices(info["devices"])
         self.train_tab.set_tensorflow_ready(True)
         self.show_status("Ready to train.", 4000)
         self.tensorflow_ready.emit(info)
 
     def _on_tensorflow_failed(self, message: str, detail: str) -> None:
-        self.tf_label.setText("TensorFlow unavailable")
+        self.status_bar.show_tensorflow_failed()
         dialogs.show_error(
             self,
             "TensorFlow could not be loaded",
@@ -216,17 +170,7 @@ class MainWindow(QMainWindow):
         )
 
     # ==========================================================================================
-    # Status bar (the menus are built by gui/menus.py)
-
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.job_label = QLabel("")
-        self.tf_label = QLabel("Loading TensorFlow ...")
-        self.tf_label.setToolTip("TensorFlow loads in the background; Start is enabled when it is ready.")
-        bar.addPermanentWidget(self.job_label)
-        bar.addPermanentWidget(self.tf_label)
-        self.jobs.job_started.connect(lambda w: self.job_label.setText(f"{w.name} ..."))
-        self.jobs.busy_changed.connect(lambda busy: busy or self.job_label.setText(""))
+    # Status bar (status.py; the menus are built by gui/menus.py)
 
     def show_status(self, text: str, ms: int = 0) -> None:
         self.statusBar().showMessage(text, ms)
@@ -311,7 +255,7 @@ class MainWindow(QMainWindow):
     def show_activations(self, image, model, title: str) -> None:
         """An image of Predict or the Gallery (the user's own too) in the Inside tab, with its model."""
         self.inside_tab.set_image(image, model, title)
-        self.tabs.setCurrentWidget(self._inside_slot)
+        self.tabs.setCurrentWidget(self.plot_tabs.inside_slot)
 
     def show_in_predict(self, model_path) -> None:
         self.predict_tab.use_model_file(model_path)
@@ -336,7 +280,7 @@ class MainWindow(QMainWindow):
     def sweep_settings(self, config: dict) -> None:
         """The Train tab's "Sweep these settings...": its settings become the Experiments tab's baseline."""
         self.experiments_tab.set_baseline(config, "the Train tab")
-        self.tabs.setCurrentWidget(self._experiments_slot)
+        self.tabs.setCurrentWidget(self.plot_tabs.experiments_slot)
         self.show_status("The Train tab's settings are the baseline: add the factors to vary, then Start.", 6000)
 
     def continue_run(self, run_dir, extra_epochs: int = 0) -> None:
@@ -362,118 +306,25 @@ class MainWindow(QMainWindow):
         dialogs.show_about(self, extra)
 
     # ==========================================================================================
-    # Closing
+    # Closing (closing.py)
 
     def confirm_stop_on_close(self) -> bool:
         """Ask whether to stop the run and quit (tests replace this)."""
-        answer = QMessageBox.question(
+        return ask_yes_no(
             self,
             "Stop training and quit?",
             "A run is in progress. Stop it and quit? The best model so far is evaluated and saved "
             "before the app closes.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
         )
-        return answer == QMessageBox.StandardButton.Yes
 
     def confirm_stop_study_on_close(self) -> bool:
         """Ask whether to stop the running study and quit (tests replace this)."""
-        answer = QMessageBox.question(
+        return ask_yes_no(
             self,
             "Stop the study and quit?",
             "A study is running. Stop it and quit? Its running trials stop within a batch and wait in the "
             "study's queue: pick the study in the Experiments tab next time and press Continue.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
         )
-        return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        if self.train_tab.running and not self._closing:
-            if not self.confirm_stop_on_close():
-                event.ignore()
-                return
-        if self._experiments_tab is not None and self._experiments_tab.running and not self._closing:
-            if not self.confirm_stop_study_on_close():
-                event.ignore()
-                return
-        if self.jobs.busy:
-            # Stop, let the worker save, and close when its thread has ended (the window stays live).
-            if not self._closing:
-                self._closing = True
-                self.show_status("Stopping the run and saving before closing ...")
-                self.train_tab.stop_training()
-                self.jobs.closed = True  # no new job may start while the window waits to close
-                self.jobs.cancel()
-                self.jobs.busy_changed.connect(self._close_when_idle)
-            event.ignore()
-            return
-        self._save_and_close()
-        event.accept()
-
-    def _close_when_idle(self, busy: bool) -> None:
-        if not busy:
-            self.jobs.busy_changed.disconnect(self._close_when_idle)
-            QTimer.singleShot(0, self.close)
-
-    def _save_and_close(self) -> None:
-        if self.tf_loader is not None:
-            # A late "ready" must not start a model summary in a window that is going away.
-            for signal, slot in (
-                (self.tf_loader.ready, self._on_tensorflow_ready),
-                (self.tf_loader.failed, self._on_tensorflow_failed),
-            ):
-                try:
-                    signal.disconnect(slot)
-                except (RuntimeError, TypeError):
-                    pass
-        self.jobs.shutdown()
-        self.train_tab.shutdown()
-        self.train_tab.save_settings()
-        self.gallery_tab.shutdown()
-        self.gallery_tab.save_settings()
-        self.predict_tab.shutdown()
-        if self._runs_tab is not None:
-            self._runs_tab.shutdown()
-            self._runs_tab.save_settings()
-            self._inside_tab.shutdown()
-            self._inside_tab.save_settings()
-            self._experiments_tab.save_settings()
-            self._experiments_tab.shutdown()
-        self.settings.set_geometry(self.saveGeometry())
-        self.settings.set_current_tab(self.tabs.currentIndex())
-        self.settings.sync()
-        if self.tf_loader is not None and self.tf_loader.running:
-            # Closed while TensorFlow still loads: vanish now, let the import finish (an import cut
-            # off at interpreter exit can crash), then go.
-            self.hide()
-            self.tf_loader.join(timeout=30)
-
-
-class _TabSlot(QWidget):
-    """A tab's page that receives its real content later (:meth:`MainWindow._build_plot_tabs`)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-
-    def hold(self, widget: QWidget) -> None:
-        self._layout.addWidget(widget)
-
-
-class _FirstPaint(QObject):
-    """Calls ``callback`` once, after ``widget`` has been painted for the first time."""
-
-    def __init__(self, widget: QWidget, callback) -> None:
-        super().__init__(widget)
-        self._callback = callback
-        self._done = False
-        widget.installEventFilter(self)
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
-        if not self._done and event.type() == QEvent.Type.Paint:
-            self._done = True
-            obj.removeEventFilter(self)
-            self._callback()
-        return False
+        self.closer.close_event(event)
