@@ -28,6 +28,9 @@ def _gradient(t: float) -> QColor:
     )
 
 
+RIGHT_MARGIN = 1.0  # room right of the parallel plot's last axis (the objective's labels), in axis spacings
+
+
 class TrialAxis(pg.AxisItem):
     """An axis of trial numbers: ticks at whole numbers only (no trial 1.5)."""
 
@@ -147,13 +150,13 @@ class StudyPlots(QWidget):
         for item in self._parallel_items:
             self.parallel_plot.addItem(item)
         self.parallel_plot.getAxis("bottom").setTicks([[(i, "") for i in range(len(axes))]])
-        self.parallel_plot.setXRange(-0.45, len(axes) - 0.3, padding=0)  # room for the last axis's labels
+        self.parallel_plot.setXRange(-0.45, len(axes) - 1 + RIGHT_MARGIN, padding=0)  # the last axis's labels
         self.parallel_plot.setYRange(-0.2, 1.05, padding=0)
 
     def _label_chars(self, n_axes: int) -> int:
         """How many characters of a value fit between two axes of the parallel plot as wide as it is now
         (the labels sit right of their axis); between 3 and 12."""
-        span = n_axes - 0.3 + 0.45  # the x range set below
+        span = n_axes - 1 + RIGHT_MARGIN + 0.45  # the x range set above
         per_axis = self.parallel_plot.vb.width() / span if span > 0 else 0
         char = QFontMetrics(self.font()).averageCharWidth() or 7
         return int(min(12, max(3, (per_axis * 0.92 - 4) // char)))

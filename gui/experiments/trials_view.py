@@ -13,8 +13,8 @@ import math
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QPointF, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegate, QTableView
+from PySide6.QtGui import QColor, QPainter, QPalette, QPen, QPolygonF
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QTableView
 
 from core.studies.table import TrialRow
 from gui.experiments.state import value_text
@@ -162,11 +162,13 @@ class SparklineDelegate(QStyledItemDelegate):
             x = rect.left() + (rect.width() * (i / (n - 1)) if n > 1 else rect.width() / 2)
             return QPointF(x, rect.bottom() - rect.height() * (v - lo) / span)
 
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # blue on the selection's blue: white
+        color = option.palette.color(QPalette.ColorRole.HighlightedText) if selected else QColor("#1f77b4")
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(QColor("#1f77b4"), 1.5))
+        painter.setPen(QPen(color, 1.5))
         painter.drawPolyline(QPolygonF([point(i, v) for i, v in enumerate(values)]))
-        painter.setBrush(QColor("#1f77b4"))
+        painter.setBrush(color)
         painter.drawEllipse(point(n - 1, values[-1]), 2.0, 2.0)
         painter.restore()
 
