@@ -40,8 +40,10 @@ class StudyError(WorkbenchError):
 # Settings and their types
 
 
-def _config_fields() -> dict[str, type]:
-    """TrainConfig field -> the Python type its values take (int for ``int | None``)."""
+def config_fields() -> dict[str, type]:
+    """The TrainConfig fields a study can vary -> the Python type their values take (int for
+    ``int | None``); ``NOT_FACTORS`` left out. The plan's checks and the Experiments tab's list of
+    candidates both use it."""
     from core.config import TrainConfig
 
     types: dict[str, type] = {}
@@ -225,7 +227,7 @@ class StudyPlan:
             raise StudyError("The time budget must be above 0 (e.g. 10m).")
         if self.retries < 0:
             raise StudyError("Retries cannot be negative.")
-        fields = _config_fields()
+        fields = config_fields()
         unknown_base = sorted(set(self.base) - set(fields) - set(NOT_FACTORS))
         if unknown_base:
             raise StudyError(f"The baseline has settings that do not exist: {', '.join(unknown_base)}.")

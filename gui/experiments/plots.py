@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui.experiments.state import ExperimentsState
@@ -28,6 +28,19 @@ def _gradient(t: float) -> QColor:
     )
 
 
+RIGHT_MARGIN = 1.0  # room right of the parallel plot's last axis (the objective's labels), in axis spacings
+
+
+class TrialAxis(pg.AxisItem):
+    """An axis of trial numbers: ticks at whole numbers only (no trial 1.5)."""
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph override
+        return [
+            (spacing, [v for v in values if float(v).is_integer()])
+            for spacing, values in super().tickValues(minVal, maxVal, size)
+        ]
+
+
 class StudyPlots(QWidget):
     """Three plots side by side and a line under them saying what importance shows (or why not)."""
 
@@ -41,7 +54,7 @@ class StudyPlots(QWidget):
         self.view.ci.layout.setContentsMargins(2, 2, 2, 2)
         self.view.setMinimumHeight(200)
         self.view.setToolTip("Drag to pan, wheel to zoom, right-click for options; the 'A' button fits all.")
-        self.objective_plot = self._plot(0, "Objective by trial")
+        self.objective_plot = self._plot(0, "Objective by trial", axisItems={"bottom": TrialAxis("bottom")})
         self.objective_plot.setLabel("bottom", "trial")
         self.parallel_plot = self._plot(1, "Factors against the objective")
         self.parallel_plot.hideAxis("left")
@@ -56,7 +69,12 @@ class StudyPlots(QWidget):
         self.objective_plot.addItem(self.points)
         self.objective_plot.addItem(self.best_line)
         self.objective_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.objective_legend = self.objective_plot.addLegend(offset=(-4, -4), labelTextColor=self.fg)
+        # Translucent, so a trial's point under it still shows.
+        legend_bg = QColor(pal.color(QPalette.ColorRole.Base))
+        legend_bg.setAlpha(170)
+        self.objective_legend = self.objective_plot.addLegend(
+            offset=(-4, -4), labelTextColor=self.fg, brush=pg.mkBrush(legend_bg)
+        )
         self.objective_legend.addItem(self.points, "completed trial")
         self.objective_legend.addItem(self.best_line, "best so far")
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[], brush=pg.mkBrush(TAB10[0]))
@@ -64,7 +82,11 @@ class StudyPlots(QWidget):
         self.importance_plot.invertY(True)
         self.importance_plot.setXRange(0, 1, padding=0.02)
         self._parallel_items: list = []
+        self._parallel_axes = 0
+        self._parallel_chars = 0  # how many characters an axis's value labels were cut to
+        self._state: ExperimentsState | None = None
         self.trial_lines = 0
+        self.parallel_plot.vb.sigResized.connect(self._parallel_resized)
 
         self.note = QLabel()
         self.note.setWordWrap(True)
@@ -76,8 +98,8 @@ class StudyPlots(QWidget):
         layout.addWidget(self.note)
         self.objective_name = "val_accuracy"
 
-    def _plot(self, col: int, title: str) -> pg.PlotItem:
-        plot = self.view.addPlot(row=0, col=col)
+    def _plot(self, col: int, title: str, **kwargs) -> pg.PlotItem:
+        plot = self.view.addPlot(row=0, col=col, **kwargs)
         plot.setTitle(title, color=self.fg, size="10pt")
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setMenuEnabled(True)
@@ -87,6 +109,7 @@ class StudyPlots(QWidget):
 
     # -- drawing ----------------------------------------------------------------------------------
     def show_state(self, state: ExperimentsState) -> None:
+        self._state = state
         self.objective_name = state.shown.objective if state.shown else "val_accuracy"
         self.objective_plot.setLabel("left", self.objective_name)
         xs, ys, best = state.objective_series()
@@ -101,9 +124,12 @@ class StudyPlots(QWidget):
         self._parallel_items = []
         axes, ticks, lines = state.parallel()
         self.trial_lines = len(lines)
+        self._parallel_axes = len(axes)
         if not axes:
             return
         add = self._parallel_items.append
+        chars = self._label_chars(len(axes))
+        self._parallel_chars = chars
         for i, (name, labels) in enumerate(zip(axes, ticks, strict=True)):
             axis_line = pg.PlotDataItem([i, i], [0, 1], pen=pg.mkPen(self.fg, width=1))
             add(axis_line)
@@ -113,7 +139,7 @@ class StudyPlots(QWidget):
             n = len(labels)
             for j, text in enumerate(labels):
                 y = j / (n - 1) if n > 1 else 0.5
-                short = text if len(text) <= 9 else text[:8] + "…"
+                short = text if len(text) <= chars else text[: chars - 1] + "…"
                 label = pg.TextItem(short, color=self.fg.lighter(130), anchor=(0, 0.5))
                 label.setPos(i + 0.03, y)
                 add(label)
@@ -124,8 +150,22 @@ class StudyPlots(QWidget):
         for item in self._parallel_items:
             self.parallel_plot.addItem(item)
         self.parallel_plot.getAxis("bottom").setTicks([[(i, "") for i in range(len(axes))]])
-        self.parallel_plot.setXRange(-0.45, len(axes) - 0.3, padding=0)  # room for the last axis's labels
+        self.parallel_plot.setXRange(-0.45, len(axes) - 1 + RIGHT_MARGIN, padding=0)  # the last axis's labels
         self.parallel_plot.setYRange(-0.2, 1.05, padding=0)
+
+    def _label_chars(self, n_axes: int) -> int:
+        """How many characters of a value fit between two axes of the parallel plot as wide as it is now
+        (the labels sit right of their axis); between 3 and 12."""
+        span = n_axes - 1 + RIGHT_MARGIN + 0.45  # the x range set above
+        per_axis = self.parallel_plot.vb.width() / span if span > 0 else 0
+        char = QFontMetrics(self.font()).averageCharWidth() or 7
+        return int(min(12, max(3, (per_axis * 0.92 - 4) // char)))
+
+    def _parallel_resized(self) -> None:
+        """Cut the value labels to the new width (they are text in the scene, not axis ticks)."""
+        if self._state is not None and self._parallel_axes:
+            if self._label_chars(self._parallel_axes) != self._parallel_chars:
+                self._draw_parallel(self._state)
 
     def _draw_importance(self, state: ExperimentsState) -> None:
         values = state.importance.values

@@ -94,6 +94,9 @@ class SetupPanel(QWidget):
         fl = QVBoxLayout(fbox)
         pick = QHBoxLayout()
         self.key_box = QComboBox()
+        # Entries hold the baseline's value (conv layers can be long): they do not widen the panel.
+        self.key_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.key_box.setMinimumContentsLength(16)
         self.key_box.setToolTip("A hyper-parameter or an option of the baseline's model.")
         self.key_box.currentIndexChanged.connect(self._key_chosen)
         self.values_edit = QLineEdit()

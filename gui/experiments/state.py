@@ -21,6 +21,7 @@ from core.studies.plan import (
     DESIGN_TITLES,
     StudyError,
     StudyPlan,
+    config_fields,
     default_name,
     load_plan_file,
     parse_duration,
@@ -98,12 +99,11 @@ def candidates(baseline: dict[str, Any]) -> list[Candidate]:
     """The settings and the baseline model's options a study can vary, settings first."""
     from core.config import TrainConfig
     from core.models import OPTION_HELP, get_spec, resolve_options
-    from core.studies.plan import _config_fields
 
     config = TrainConfig.from_dict(baseline)
     out = [
         Candidate(key, "setting", getattr(config, key))
-        for key in _config_fields()
+        for key in config_fields()
         if key not in SETTINGS_NOT_OFFERED and key != "model"
     ]
     out.insert(0, Candidate("model", "setting", config.model, "Another model of the zoo (its own options)."))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -22,8 +22,48 @@ from PySide6.QtWidgets import (
 
 from gui.experiments.plots import StudyPlots
 from gui.experiments.state import ExperimentsState
-from gui.experiments.trials_view import TrialsView
+from gui.experiments.trials_view import MIN_FACTOR_WIDTH, TrialsView, fit_widths
 from gui.widgets.run_compare import RunCompare
+
+
+class StudyTable(QTableWidget):
+    """The study's table (read-only): its columns fit the width, a long value (the baseline's, a
+    list of conv layers) elided in the middle and whole in its tooltip."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.verticalHeader().hide()
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self._natural: list[int] = []
+        self._fitted_width = -1
+
+    def show_table(self, header: list[str], body: list[list[str]]) -> None:
+        self.clear()
+        self.setColumnCount(len(header))
+        self.setRowCount(len(body))
+        self.setHorizontalHeaderLabels(header)
+        for r, row in enumerate(body):
+            for c, text in enumerate(row):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.setItem(r, c, item)
+        self.resizeColumnsToContents()
+        self._natural = [self.columnWidth(c) for c in range(len(header))]
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        for c, w in enumerate(fit_widths(self._natural, self.viewport().width(), MIN_FACTOR_WIDTH)):
+            self.setColumnWidth(c, w)
+        self._fitted_width = self.viewport().width()
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Resize and self._natural and self.viewport().width() != self._fitted_width:
+            self.fit_columns()
+        return super().viewportEvent(event)
 
 
 class StudyView(QWidget):
@@ -74,10 +114,7 @@ class StudyView(QWidget):
         self.trials = TrialsView()
         self.plots = StudyPlots()
         self.compare = RunCompare()
-        self.table_view = QTableWidget()
-        self.table_view.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table_view.setAlternatingRowColors(True)
-        self.table_view.verticalHeader().hide()
+        self.table_view = StudyTable()
         self.table_view.setToolTip(
             "The study as a table: for one factor at a time, the seeds' table (each row one change against the "
             "baseline, with the difference); otherwise one row per trial."
@@ -133,15 +170,7 @@ class StudyView(QWidget):
         self.progress.setFormat(f"{done} / {total} trials")
         self.summary.setText(state.summary())
         self.plots.show_state(state)
-        header, body = state.table()
-        self.table_view.clear()
-        self.table_view.setColumnCount(len(header))
-        self.table_view.setRowCount(len(body))
-        self.table_view.setHorizontalHeaderLabels(header)
-        for r, row in enumerate(body):
-            for c, text in enumerate(row):
-                self.table_view.setItem(r, c, QTableWidgetItem(text))
-        self.table_view.resizeColumnsToContents()
+        self.table_view.show_table(*state.table())
         if plan is not None and plan.design == "ofat":
             base = html.escape(state.baseline_text())
             self.table_title.setText(f"<b>One factor at a time</b> against the baseline ({base})")

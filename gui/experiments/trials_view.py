@@ -1,14 +1,20 @@
 """The trials table: trial, each factor, state, a small curve of validation accuracy per epoch,
-best validation accuracy, test accuracy and time; sortable by any column (by the raw value)."""
+best validation accuracy, test accuracy and time; sortable by any column (by the raw value).
+
+The columns fit the table's width (:meth:`TrialsView.fit_columns`): the trial, state, curve and
+result columns keep their contents' width, the factors share what is left, the widest narrowed
+first; a value that does not fit is elided in the middle and whole in its tooltip. Only when even
+the narrowed factors do not fit does the table scroll sideways. A column the user drags keeps its
+width until the columns change."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPointF, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegate, QTableView
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QPointF, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPalette, QPen, QPolygonF
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QTableView
 
 from core.studies.table import TrialRow
 from gui.experiments.state import value_text
@@ -18,7 +24,11 @@ from gui.widgets.run_format import format_duration, format_percent, setting_labe
 SortRole = Qt.ItemDataRole.UserRole + 1
 CurveRole = Qt.ItemDataRole.UserRole + 2
 NumberRole = Qt.ItemDataRole.UserRole + 3  # the trial number
-CURVE = "val. curve"
+CURVE = "curve"
+CURVE_WIDTH = 64  # the sparkline's column, in pixels
+MIN_FACTOR_WIDTH = 64  # a factor column narrowed to fit is not made narrower than this (unless its contents are)
+CELL_PADDING = 14  # a cell's margins and grid line
+SORT_ARROW = 22  # room for the header's sort indicator
 #: A trial's state as the Runs tab colours a run's (complete = finished, pruned = stopped ...).
 STATE_AS_RUN = {"complete": "finished", "pruned": "stopped", "failed": "failed", "running": "running"}
 STATE_TIPS = {
@@ -71,9 +81,10 @@ class TrialsModel(QAbstractTableModel):
             if column in self.factors:
                 return f"The factor {column}: this trial's value ('-' where a conditional factor does not apply)."
             return {
-                CURVE: "Validation accuracy after each epoch (grows while the trial runs).",
+                CURVE: "Validation accuracy after each epoch, from 0 to 1 (grows while the trial runs).",
                 "best val": "The best epoch's validation accuracy.",
                 "test acc": "Accuracy on the test set of the trial's kept model (its best epoch).",
+                "time": "How long the trial trained.",
             }.get(column)
         return None
 
@@ -120,12 +131,13 @@ class TrialsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and column == "state":
             return STATE_COLORS.get(STATE_AS_RUN.get(r.state, "unknown"), STATE_COLORS["unknown"])
         if role == Qt.ItemDataRole.ToolTipRole:
-            if r.error:
-                return f"Trial {r.number} failed: {r.error}"
+            failed = f"Trial {r.number} failed: {r.error}" if r.error else ""
+            if column in self.factors and column in r.params:  # whole, where the cell elides it
+                return "\n".join(t for t in (f"{column} = {value_text(r.params[column])}", failed) if t)
+            if failed:
+                return failed
             if column == "state":
                 return STATE_TIPS.get(r.state, r.state)
-            if column in self.factors and column in r.params:
-                return f"{column} = {value_text(r.params[column])}"
             if r.run_dir:
                 return f"Run folder: {r.run_dir}\nDouble-click to open the run in the Gallery."
         if role == Qt.ItemDataRole.TextAlignmentRole and column in ("trial", "best val", "test acc", "time"):
@@ -150,11 +162,13 @@ class SparklineDelegate(QStyledItemDelegate):
             x = rect.left() + (rect.width() * (i / (n - 1)) if n > 1 else rect.width() / 2)
             return QPointF(x, rect.bottom() - rect.height() * (v - lo) / span)
 
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # blue on the selection's blue: white
+        color = option.palette.color(QPalette.ColorRole.HighlightedText) if selected else QColor("#1f77b4")
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(QColor("#1f77b4"), 1.5))
+        painter.setPen(QPen(color, 1.5))
         painter.drawPolyline(QPolygonF([point(i, v) for i, v in enumerate(values)]))
-        painter.setBrush(QColor("#1f77b4"))
+        painter.setBrush(color)
         painter.drawEllipse(point(n - 1, values[-1]), 2.0, 2.0)
         painter.restore()
 
@@ -184,12 +198,23 @@ class TrialsView(QTableView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        # A long value keeps its start and its end ("32x5,32x5…128x3,128x3"); its tooltip has it whole.
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalHeader().hide()
-        self.verticalHeader().setDefaultSectionSize(22)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.horizontalHeader().setStretchLastSection(True)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        header.setHighlightSections(False)
+        header.setMinimumSectionSize(24)
+        header.sectionResized.connect(self._section_resized)
         self.sparklines = SparklineDelegate(self)
         self._states: set[str] = set()
+        self._fitting = False  # the view itself is setting widths
+        self._user_sized = False  # the user dragged a column: keep the widths until the columns change
+        self._fitted_width = -1
         self.setToolTip(
             "The study's trials. Click a column to sort; select trials (Ctrl/Shift+click) to overlay their curves "
             "below; double-click one to open its run in the Gallery."
@@ -204,19 +229,55 @@ class TrialsView(QTableView):
         if reset:
             for c, column in enumerate(self.model_.columns):
                 self.setItemDelegateForColumn(c, self.sparklines if column == CURVE else None)
+            self._user_sized = False
         if reset or self._states != {r.state for r in rows}:
             self._states = {r.state for r in rows}
-            self.resizeColumnsToContents()
-            for c, column in enumerate(self.model_.columns):
-                if column in factors:
-                    self.setColumnWidth(c, min(self.columnWidth(c), 170))
-            self.setColumnWidth(self.model_.columns.index(CURVE), 90)
-            state = self.model_.columns.index("state")
-            texts = [self.model_.data(self.model_.index(r, state)) for r in range(self.model_.rowCount())]
-            widest = max((self.fontMetrics().horizontalAdvance(t) for t in ["state", *texts]), default=0)
-            self.setColumnWidth(state, max(self.columnWidth(state), widest + 24))
+            self.fit_columns(force=reset)
         if selected and selected != self.selected():
             self.select(selected)
+
+    # -- column widths --------------------------------------------------------------------------------
+    def natural_widths(self) -> list[int]:
+        """Each column's width for its header and its widest text (the curve's is fixed)."""
+        model, cells, heads = self.model_, self.fontMetrics(), self.horizontalHeader().fontMetrics()
+        out = []
+        for c, column in enumerate(model.columns):
+            title = str(model.headerData(c, Qt.Orientation.Horizontal) or "")
+            head = heads.horizontalAdvance(title) + SORT_ARROW
+            if column == CURVE:
+                out.append(max(CURVE_WIDTH, head))
+                continue
+            texts = (model.data(model.index(r, c)) or "" for r in range(model.rowCount()))
+            out.append(max(head, max((cells.horizontalAdvance(t) for t in texts), default=0) + CELL_PADDING))
+        return out
+
+    def fit_columns(self, force: bool = False) -> None:
+        """Size the columns to the table's width (the module's docstring says how); a column the user
+        dragged keeps its width unless ``force``."""
+        columns = self.model_.columns
+        if not columns or (self._user_sized and not force):
+            return
+        widths = self.natural_widths()
+        factors = [c for c, column in enumerate(columns) if column in self.model_.factors]
+        room = self.viewport().width() - sum(w for c, w in enumerate(widths) if c not in factors)
+        for c, w in zip(factors, fit_widths([widths[c] for c in factors], room, MIN_FACTOR_WIDTH), strict=True):
+            widths[c] = w
+        self._fitting = True
+        try:
+            for c, w in enumerate(widths):
+                self.setColumnWidth(c, w)
+        finally:
+            self._fitting = False
+        self._fitted_width = self.viewport().width()
+
+    def _section_resized(self, *_args) -> None:
+        if not self._fitting:
+            self._user_sized = True
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Resize and self.viewport().width() != self._fitted_width:
+            self.fit_columns()
+        return super().viewportEvent(event)
 
     def selected(self) -> list[int]:
         rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
@@ -231,3 +292,19 @@ class TrialsView(QTableView):
             if int(index.data(NumberRole)) in numbers:
                 selection.select(index, self.proxy.index(r, self.proxy.columnCount() - 1))
         self.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+
+def fit_widths(natural: list[int], room: int, least: int) -> list[int]:
+    """Widths for columns whose contents want ``natural`` pixels in ``room`` pixels: all of them
+    where they fit, else the widest cut to one common width (never below ``least``, nor below a
+    column's own natural width when that is smaller)."""
+    if sum(natural) <= room:
+        return list(natural)
+    cap, left = least, room
+    for i, w in enumerate(sorted(natural)):
+        share = left // (len(natural) - i)
+        if w > share:
+            cap = max(least, share)
+            break
+        left -= w
+    return [min(w, cap) for w in natural]

@@ -201,3 +201,53 @@ def test_failed_and_pruned_trials_say_so_in_the_table(qtbot):
     assert model.data(model.index(0, state)) == "pruned (epoch 1)"
     assert model.data(model.index(1, state), Qt.ItemDataRole.ToolTipRole) == "Trial 1 failed: Needs 32x32."
     assert model.data(model.index(0, model.columns.index(CURVE)), CurveRole) == [0.3, 0.4]
+
+
+def test_fit_widths_narrows_the_widest_columns_first():
+    from gui.experiments.trials_view import fit_widths
+
+    assert fit_widths([50, 300, 80], 500, 64) == [50, 300, 80]  # room for all: unchanged
+    assert fit_widths([50, 300, 80], 300, 64) == [50, 170, 80]  # only the widest gives way
+    assert fit_widths([50, 300, 200], 300, 64) == [50, 125, 125]  # two wide ones share the rest
+    assert fit_widths([50, 300, 200], 100, 64) == [50, 64, 64]  # never below the least
+
+
+def test_the_trials_table_fits_1280_without_scrolling_sideways(tab, qtbot):
+    """The photos study's five factors (one with long conv-layer lists) fit the table at 1280x800:
+    nothing scrolls sideways, the long values are elided and whole in their tooltips; a column the
+    user drags keeps its width (the table may then scroll)."""
+    from core.paths import RESOURCES_DIR
+    from core.studies.table import TrialRow
+    from gui.experiments.trials_view import CURVE
+
+    tab.open_study_file(RESOURCES_DIR / "studies" / "photos.toml")
+    plan = tab.state.preview().plan
+    factors = [f.key for f in plan.factors]
+    long = "32x5,32x5,64x4,64x3,128x3,128x2,128x2"
+    params = {"stride": "1", "dense_layers": 1, "batch_size": 32, "conv_layers": long, "rescale_input": True}
+    rows = [
+        TrialRow(i, "pruned" if i == 1 else "complete", params, 0.9, 0.9, 0.3, 0.91, 2, 73.0, None, curve=[0.5, 0.9])
+        for i in range(10)
+    ]
+    tab.state.show_study(plan, None)
+    tab.state.set_rows(rows)
+    tab._show_study()
+    tab.window().resize(1280, 760)
+    qtbot.waitUntil(lambda: tab.trials.viewport().width() > 0)
+    view = tab.trials
+    qtbot.waitUntil(lambda: view.horizontalScrollBar().maximum() == 0)
+    widths = [view.columnWidth(c) for c in range(view.model_.columnCount())]
+    assert sum(widths) <= view.viewport().width()
+    natural = view.natural_widths()
+    conv = view.model_.columns.index("conv_layers")
+    state = view.model_.columns.index("state")
+    assert widths[conv] < natural[conv]  # elided ...
+    assert widths[state] == natural[state]  # ... the results are not
+    assert view.columnWidth(view.model_.columns.index(CURVE)) <= 80
+    index = view.model_.index(0, conv)
+    assert long in view.model_.data(index, Qt.ItemDataRole.ToolTipRole)
+    view.setColumnWidth(conv, 400)  # the user widens it: kept
+    tab.window().resize(1300, 760)
+    qtbot.wait(50)
+    assert view.columnWidth(conv) == 400
+    assert factors == [c for c in view.model_.columns if c in factors]
