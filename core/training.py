@@ -563,8 +563,9 @@ def _run(
         raise WorkbenchError(recipes.budget_message(config, budget.too_short, steps))
     if budget is not None and budget.over:
         reporter.on_message(recipes.over_budget_message(config, budget.setup))
-    if budget is not None:  # continuing the run later trains from the epochs it did
-        atomic.write_json(run_dir / "config.json", {**config.to_dict(), "epochs": max(1, records.epochs_done)})
+    if budget is not None:  # continuing it later: a stopped run finishes its planned schedule, a done one goes on
+        planned = budget.planned_epochs if cancel.cancelled and budget.planned_epochs else records.epochs_done
+        atomic.write_json(run_dir / "config.json", {**config.to_dict(), "epochs": max(1, planned)})
     # Evaluated and saved in float32 on one device, so model.keras predicts the same on any machine.
     model = plan.saveable(
         model,

@@ -31,7 +31,7 @@ def build_bn_gap_cnn(request: BuildRequest) -> keras.Model:
         for i in range(1, convs + 1):
             x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{block}_conv{i}")(x)
             if i == 1 and o["batch_norm"]:
-                x = layers.BatchNormalization(name=f"block{block}_bn")(x)
+                x = layers.BatchNormalization(momentum=o["bn_momentum"], name=f"block{block}_bn")(x)
         x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
         x = maybe_dropout(x, o["conv_dropout"], f"block{block}_dropout")
     x = layers.GlobalAveragePooling2D(name="gap")(x)

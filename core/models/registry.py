@@ -73,6 +73,8 @@ class Downsample:
 OPTION_HELP: dict[str, str] = {
     "rescale_input": "Divide pixels by 255 inside the model (off: the network sees raw 0-255 values).",
     "batch_norm": "Batch normalisation after the convolutions.",
+    "bn_momentum": "How slowly batch norm's running mean and variance (used when testing) follow the batches: "
+    "0.99 (Keras) averages about the last 100 batches; 0.9 suits short runs of a few hundred batches.",
     "dropout": "Dropout rate before the classifier (and between dense layers).",
     "conv_dropout": "Dropout rate after each convolution block.",
     "filters": "Filters in the first convolution layer.",
@@ -127,6 +129,8 @@ def _check_range(title: str, key: str, value: Any) -> None:
         raise ModelError(f"{title}: option '{key}' must be {what}; got {value!r}.")
 
     if key.endswith("dropout") and not 0.0 <= value < 1.0:
+        fail("at least 0 and below 1")
+    elif key == "bn_momentum" and not 0.0 <= value < 1.0:
         fail("at least 0 and below 1")
     elif key == "weight_decay" and not 0.0 <= value <= 0.1:
         fail("between 0 and 0.1")
@@ -394,7 +398,7 @@ _ENTRIES: tuple[_Entry, ...] = (
         "CIFAR-10 reference 81.8% plain, 82.6% with BN, 86.4% tuned.",
         "CIFAR-10 course notebooks",
         "modern",
-        {"conv_dropout": 0.25, "dropout": 0.5, "batch_norm": True, "rescale_input": True},
+        {"conv_dropout": 0.25, "dropout": 0.5, "batch_norm": True, "bn_momentum": 0.99, "rescale_input": True},
         "modern:build_bn_gap_cnn",
     ),
     _own_net(

@@ -16,6 +16,7 @@ from gui.widgets.fields import Form, ScientificSpinBox, dspin, spin
 LABELS = {
     "rescale_input": "Rescale input",
     "batch_norm": "Batch normalisation",
+    "bn_momentum": "Batch norm momentum",
     "dropout": "Dropout (classifier)",
     "conv_dropout": "Dropout (conv blocks)",
     "filters": "First conv filters",
@@ -58,6 +59,8 @@ def _editor(key: str, default: Any) -> QWidget:
             return dspin(0.0, 0.95, step=0.05, decimals=2)
         if key == "weight_decay":
             return ScientificSpinBox(minimum=0.0, maximum=0.1)
+        if key == "bn_momentum":
+            return dspin(0.0, 0.999, step=0.01, decimals=3)
         if key == "compression":
             return dspin(0.05, 1.0, step=0.05, decimals=2)
         return dspin(0.05, 4.0, step=0.25, decimals=2)

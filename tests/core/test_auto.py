@@ -159,6 +159,31 @@ def test_the_time_budget_ends_training_within_ten_percent_by_a_fake_clock(tmp_pa
     assert any("Time budget: 40 s" in m for m in clock.messages)
 
 
+def test_a_stopped_budget_run_resumes_to_the_end_of_its_planned_schedule(tmp_path):
+    from core.reporting import CancelToken
+    from core.training import resume_run
+
+    ds = dataset(per_class=(12, 12, 12))  # 2 batches an epoch
+    cancel = CancelToken()
+
+    class StopAfterTwoEpochs(FakeClock):
+        def on_epoch(self, epoch, logs):
+            super().on_epoch(epoch, logs)
+            if epoch == 1:
+                cancel.cancel()
+
+    clock = StopAfterTwoEpochs(per_batch=1.0)
+    config = TrainConfig(
+        dataset="tiny", model="auto", optimizer="adamw", schedule="warmup-cosine", batch_size=32, time_budget=40,
+        tensorboard=False,
+    )  # fmt: skip
+    result = train(config, clock, cancel, workspace=tmp_path, dataset=ds, clock=clock)
+    planned = runs.read_run(result.run_dir).config["epochs"]
+    assert result.epochs_done == 2 and planned > 2  # the schedule the budget planned, not the 2 done
+    resumed = resume_run(result.run_dir, NullReporter(), dataset=ds)
+    assert resumed.epochs_done == planned
+
+
 def test_a_budget_shorter_than_one_epoch_says_how_long_an_epoch_takes(tmp_path):
     ds = dataset(per_class=(40, 40, 40))  # 120 images, batch 32: 4 batches an epoch
     clock = FakeClock(per_batch=10.0)  # an epoch takes 40 fake seconds

@@ -312,6 +312,7 @@ def test_options_are_converted_from_text_and_checked():
     problems = [
         ("lenet-5", {"dropuot": 0.3}, "LeNet-5 has no option 'dropuot'. Its options: dropout, batch_norm"),
         ("lenet-5", {"dropout": 1.0}, "option 'dropout' must be at least 0 and below 1"),
+        ("bn-gap-cnn", {"bn_momentum": 1.0}, "option 'bn_momentum' must be at least 0 and below 1"),
         ("lenet-5", {"batch_norm": "maybe"}, "option 'batch_norm' must be on or off"),
         ("densenet-small", {"depth": 41}, "must be 3n\\+4"),
         ("densenet-small", {"depth": 43, "bottleneck": True}, "must be 6n\\+4"),
@@ -331,6 +332,9 @@ def test_options_change_the_model():
     assert not [layer for layer in plain.layers if type(layer).__name__ == "BatchNormalization"]
     assert [layer.name for layer in plain.layers if type(layer).__name__ == "Dropout"] == ["dropout"]
     assert plain.count_params() == 693_834 - (64 + 128 + 256) * 4
+    assert build_model("bn-gap-cnn", (32, 32, 3), 10).get_layer("block1_bn").momentum == 0.99  # Keras' own
+    quick = build_model("bn-gap-cnn", (32, 32, 3), 10, options={"bn_momentum": 0.9})
+    assert [layer.momentum for layer in quick.layers if type(layer).__name__ == "BatchNormalization"] == [0.9] * 3
     assert build_model("lenet-5", (28, 28, 1), 10, options={"rescale_input": False}).layers[1].name == "conv1"
 
     densenet_bc = build_model("densenet-small", (32, 32, 3), 10, options={"depth": 16, "bottleneck": True})

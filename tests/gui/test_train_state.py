@@ -241,8 +241,8 @@ def test_auto_says_what_it_would_choose_once_the_dataset_is_previewed():
     state.set_preview(SimpleNamespace(image_shape=(28, 28, 1), counts=counts, class_names=["a", "b", "c"]))
     choices = {c.what: c for c in state.auto_choices()}
     assert choices["Model"].value.startswith("Auto CNN, 3 blocks") and choices["Class weights"].value == "on"
-    assert state.model_to_build() == ("auto-cnn", {"blocks": 3, "filters": 32})
-    assert state.summary_key() == ("auto-cnn", (28, 28, 1), 3, (("blocks", 3), ("filters", 32)))
+    assert state.model_to_build() == ("auto-cnn", {"blocks": 3, "filters": 24})
+    assert state.summary_key() == ("auto-cnn", (28, 28, 1), 3, (("blocks", 3), ("filters", 24)))
     assert "only 3 training images" in state.transfer_advice()  # very few in one class: transfer learning
     state.update(pretrained=True)
     assert state.transfer_advice() is None
