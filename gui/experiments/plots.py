@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui.experiments.state import ExperimentsState
 from gui.widgets.palette import TAB10
+from gui.widgets.run_format import setting_label
 
 
 def _gradient(t: float) -> QColor:
@@ -29,6 +30,11 @@ def _gradient(t: float) -> QColor:
 
 
 RIGHT_MARGIN = 1.0  # room right of the parallel plot's last axis (the objective's labels), in axis spacings
+
+
+def _cut(text: str, chars: int) -> str:
+    """``text`` cut to ``chars`` characters, the last one an ellipsis where it was longer."""
+    return text if len(text) <= chars else text[: max(1, chars - 1)] + "…"
 
 
 class TrialAxis(pg.AxisItem):
@@ -133,14 +139,17 @@ class StudyPlots(QWidget):
         for i, (name, labels) in enumerate(zip(axes, ticks, strict=True)):
             axis_line = pg.PlotDataItem([i, i], [0, 1], pen=pg.mkPen(self.fg, width=1))
             add(axis_line)
-            title = pg.TextItem(name, color=self.fg, anchor=(0.5, 0))
-            title.setPos(i, -0.03 if i % 2 == 0 else -0.1)  # alternate rows: long names do not overlap
+            # The table's column titles; the last axis is the objective. Titles alternate between two
+            # rows, so each has about two axes' room.
+            text = setting_label(name) if i < len(axes) - 1 else name
+            title = pg.TextItem(_cut(text, 2 * chars), color=self.fg, anchor=(0.5, 0))
+            title.setToolTip(text)
+            title.setPos(i, -0.03 if i % 2 == 0 else -0.1)
             add(title)
             n = len(labels)
             for j, text in enumerate(labels):
                 y = j / (n - 1) if n > 1 else 0.5
-                short = text if len(text) <= chars else text[: chars - 1] + "…"
-                label = pg.TextItem(short, color=self.fg.lighter(130), anchor=(0, 0.5))
+                label = pg.TextItem(_cut(text, chars), color=self.fg.lighter(130), anchor=(0, 0.5))
                 label.setPos(i + 0.03, y)
                 add(label)
         for ys, _value in lines:
@@ -172,7 +181,7 @@ class StudyPlots(QWidget):
         names = sorted(values, key=lambda k: -values[k])
         widths = [values[k] for k in names]
         self.bars.setOpts(x0=[0] * len(names), y=list(range(len(names))), width=widths, height=0.6)
-        self.importance_plot.getAxis("left").setTicks([[(i, n) for i, n in enumerate(names)]])
+        self.importance_plot.getAxis("left").setTicks([[(i, setting_label(n)) for i, n in enumerate(names)]])
         if names:
             self.importance_plot.setYRange(-0.6, len(names) - 0.4, padding=0)
         self.note.setText(state.importance.message)

@@ -164,7 +164,7 @@ def test_the_ready_made_studies_parse_and_fit_the_sample():
     photos = StudyPlan(**load_plan_file("photos")).check()  # also found by name
     assert {f.key for f in photos.factors} == {"stride", "dense_layers", "batch_size", "conv_layers", "rescale_input"}
     cifar = StudyPlan(**load_plan_file(files["cifar-tricks"])).check()
-    assert cifar.factor("momentum").when == {"optimizer": ["sgd"]}
+    assert cifar.factor("learning_rate").when == {"optimizer": ["sgd"]}  # SGD at its own rate too
 
 
 # --------------------------------------------------------------------------------------------

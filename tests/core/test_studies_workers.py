@@ -6,16 +6,21 @@ Each test starts two or three fresh Python processes that import TensorFlow (abo
 an idle 2-core machine, 1-2 minutes on a busy one). The SIGKILL test, which also has two workers on
 one journal file, runs in ``make test``; the others are marked slow (``make test-slow``). The
 PostgreSQL test runs a real PostgreSQL server (the ``pgserver`` package of the test extras: its own
-binaries, a data folder in the test's temporary folder, a Unix socket; stopped in teardown).
+binaries, a data folder in the test's temporary folder, a Unix socket; stopped in teardown). The
+MySQL test runs a real MariaDB server when one is installed (Debian: ``apt install mariadb-server``;
+skipped where there is none), on a free port of 127.0.0.1 with a fresh data folder, through the
+``pymysql`` driver of the test extras.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -94,11 +99,15 @@ def test_two_worker_processes_on_one_journal_file_run_each_trial_once(procs, tmp
     assert len({(r.config["optimizer"], r.config["batch_size"]) for r in done}) == 4
 
 
-@pytest.mark.slow
-def test_two_workers_through_the_grpc_proxy_on_loopback(procs, tmp_path):
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_workers_through_the_grpc_proxy_on_loopback(procs, tmp_path):
+    port = _free_port()
     journal = tmp_path / "served.log"
     server = (
         "import sys; from core.studies.storage import serve_storage; "
@@ -135,6 +144,70 @@ def test_two_workers_on_a_postgresql_database(procs, tmp_path, postgres):
     _wait(_workers(procs, "pg", postgres, 2, tmp_path), tmp_path)
     assert [t.state.name for t in _trials("pg", postgres)] == ["COMPLETE"] * 4
     assert sorted(runs.read_meta(r.path)["trial"] for r in _study_runs("pg")) == [0, 1, 2, 3]  # each exactly once
+
+
+def _mysql_server() -> str | None:
+    for name in ("mariadbd", "mysqld"):
+        found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture
+def mysql(procs, tmp_path):
+    """The mysql+pymysql:// URL of a database on a fresh MariaDB/MySQL server on 127.0.0.1."""
+    pymysql = pytest.importorskip("pymysql", reason="pip install pymysql (the test extras)")
+    server = _mysql_server()
+    if server is None:
+        pytest.skip("no MySQL or MariaDB server here (Debian: apt install mariadb-server)")
+    install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+    if install is None:
+        pytest.skip("no mariadb-install-db to make a data folder")
+    short = Path(tempfile.mkdtemp(prefix="mysql"))  # a Unix socket's path must stay short
+    data = tmp_path / "mysql-data"
+    root = ["--user=root"] if os.geteuid() == 0 else []
+    subprocess.run(
+        [install, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
+         "--skip-test-db", *root],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    port = _free_port()
+    log = tmp_path / "mysql.log"
+    _spawn(
+        procs,
+        [server, "--no-defaults", f"--datadir={data}", f"--socket={short / 'sock'}", f"--port={port}",
+         "--bind-address=127.0.0.1", f"--pid-file={short / 'pid'}", "--skip-log-bin",
+         "--innodb-buffer-pool-size=32M", *root],
+        log,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    user = "root"  # made without a password by --auth-root-authentication-method=normal
+    while True:
+        try:
+            connection = pymysql.connect(host="127.0.0.1", port=port, user=user)
+            break
+        except pymysql.err.OperationalError:
+            if time.time() > deadline:
+                raise AssertionError(f"MySQL did not start:\n{log.read_text()[-2000:]}") from None
+            time.sleep(0.3)
+    with connection:
+        connection.cursor().execute("CREATE DATABASE optuna")
+    try:
+        yield f"mysql+pymysql://{user}@127.0.0.1:{port}/optuna"
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_two_workers_on_a_mysql_database(procs, tmp_path, mysql):
+    plan = StudyPlan(
+        "my", tiny_base(), [parse_vary("optimizer=adam,sgd"), parse_vary("batch_size=25,50")], storage=mysql
+    )
+    prepare(plan)
+    _wait(_workers(procs, "my", mysql, 2, tmp_path), tmp_path)
+    assert [t.state.name for t in _trials("my", mysql)] == ["COMPLETE"] * 4
+    assert sorted(runs.read_meta(r.path)["trial"] for r in _study_runs("my")) == [0, 1, 2, 3]  # each exactly once
 
 
 def test_a_worker_killed_mid_trial_leaves_no_trial_running_and_the_study_finishes(procs, tmp_path):

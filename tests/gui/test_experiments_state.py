@@ -101,11 +101,11 @@ def test_study_files_fill_the_setup_and_their_factors_read_back_the_same():
     assert parse_vary(conv.text()).values[0] == "32x5,128x5,512x3"  # commas kept inside brackets
     assert state.preview().trials == 10
     state.load_plan_file(RESOURCES_DIR / "studies" / "cifar-tricks.toml")
-    momentum = next(f for f in state.factors if f.key == "momentum")
-    assert momentum.values == "0,0.9@optimizer=sgd"
-    assert parse_vary(momentum.text()).when == {"optimizer": ["sgd"]}
+    rate = next(f for f in state.factors if f.key == "learning_rate")
+    assert rate.values == "0.01@optimizer=sgd"
+    assert parse_vary(rate.text()).when == {"optimizer": ["sgd"]}
     plan = state.preview().plan
-    assert [draft(f).text() for f in plan.factors][-1] == "momentum=0,0.9@optimizer=sgd"
+    assert [draft(f).text() for f in plan.factors][-1] == "learning_rate=0.01@optimizer=sgd"
 
 
 def test_objective_series_best_so_far_and_parallel_coordinates():
