@@ -46,9 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     from gui.app import create_application
     from gui.main_window import MainWindow
     from gui.settings import AppSettings
+    from gui.tensorflow_loader import TensorFlowLoader
 
     app = create_application([sys.argv[0]])
-    window = MainWindow(AppSettings())
+    window = MainWindow(AppSettings(), tf_loader=TensorFlowLoader())  # as the app: the status bar says when
     window.confirm_stop_on_close = lambda: True
     window.confirm_stop_study_on_close = lambda: True
     tab = window.experiments_tab
