@@ -142,9 +142,10 @@ class StudyPlots(QWidget):
             # The table's column titles; the last axis is the objective. Titles alternate between two
             # rows, so each has about two axes' room.
             text = setting_label(name) if i < len(axes) - 1 else name
-            title = pg.TextItem(_cut(text, 2 * chars), color=self.fg, anchor=(0.5, 0))
+            first = i == 0  # centred, the first title would stick out left of the plot
+            title = pg.TextItem(_cut(text, 2 * chars), color=self.fg, anchor=(0 if first else 0.5, 0))
             title.setToolTip(text)
-            title.setPos(i, -0.03 if i % 2 == 0 else -0.1)
+            title.setPos(-0.4 if first else i, -0.03 if i % 2 == 0 else -0.1)
             add(title)
             n = len(labels)
             for j, text in enumerate(labels):

@@ -199,5 +199,7 @@ class StudyView(QWidget):
             )
         if not studies:
             self.study_box.addItem("No studies yet", None)
+        elif shown is None:  # nothing shown: the list must not name a study whose trials are not there
+            self.study_box.insertItem(0, f"Choose a study to show ({len(studies)} in this workspace)", None)
         i = self.study_box.findData(shown)
         self.study_box.setCurrentIndex(max(0, i))

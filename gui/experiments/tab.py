@@ -280,6 +280,7 @@ class ExperimentsTab(QWidget):
         self._show_message("")
         self.reader.forget()
         self.state.show_study(plan, Path(entry["folder"]))
+        self.view.set_studies(self._studies, name)  # the list names the study shown
         self.state.setup_from_plan(plan)
         self._refresh_setup()
         self._read_now()
@@ -310,6 +311,8 @@ class ExperimentsTab(QWidget):
         if reading.importance is not None:
             self.state.importance = reading.importance
         self._show_study()
+        if not self.running:
+            self._refresh_setup()  # what Start would do depends on the trials just read (all run: refused)
         self.study_read.emit()
         if not self.running:
             self.study_ended.emit()

@@ -209,6 +209,7 @@ class TrialsView(QTableView):
         header.setStretchLastSection(False)
         header.setHighlightSections(False)
         header.setMinimumSectionSize(24)
+        header.setTextElideMode(Qt.TextElideMode.ElideRight)  # a narrowed factor's title: "Center loss…"
         header.sectionResized.connect(self._section_resized)
         self.sparklines = SparklineDelegate(self)
         self._states: set[str] = set()

@@ -251,3 +251,14 @@ def test_the_trials_table_fits_1280_without_scrolling_sideways(tab, qtbot):
     qtbot.wait(50)
     assert view.columnWidth(conv) == 400
     assert factors == [c for c in view.model_.columns if c in factors]
+
+
+def test_the_study_list_names_a_study_only_when_its_trials_are_shown(tab):
+    studies = [{"name": "a", "design": "grid", "factors": [{}]}, {"name": "b", "design": "tpe", "factors": []}]
+    tab.view.set_studies(studies, None)
+    assert tab.study_box.currentData() is None
+    assert tab.study_box.currentText() == "Choose a study to show (2 in this workspace)"
+    tab.view.set_studies(studies, "b")
+    assert tab.study_box.currentData() == "b" and tab.study_box.findData(None) < 0
+    tab.view.set_studies([], None)
+    assert tab.study_box.currentText() == "No studies yet"
