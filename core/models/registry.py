@@ -128,9 +128,7 @@ def _check_range(title: str, key: str, value: Any) -> None:
     def fail(what: str) -> None:
         raise ModelError(f"{title}: option '{key}' must be {what}; got {value!r}.")
 
-    if key.endswith("dropout") and not 0.0 <= value < 1.0:
-        fail("at least 0 and below 1")
-    elif key == "bn_momentum" and not 0.0 <= value < 1.0:
+    if (key.endswith("dropout") or key == "bn_momentum") and not 0.0 <= value < 1.0:
         fail("at least 0 and below 1")
     elif key == "weight_decay" and not 0.0 <= value <= 0.1:
         fail("between 0 and 0.1")
