@@ -174,8 +174,8 @@ def test_a_stopped_budget_run_resumes_to_the_end_of_its_planned_schedule(tmp_pat
 
     clock = StopAfterTwoEpochs(per_batch=1.0)
     config = TrainConfig(
-        dataset="tiny", model="auto", optimizer="adamw", schedule="warmup-cosine", batch_size=32, time_budget=16,
-        tensorboard=False,
+        dataset="tiny", model="auto-cnn", model_options={"blocks": 1, "filters": 4}, optimizer="adamw",
+        schedule="warmup-cosine", batch_size=32, time_budget=16, tensorboard=False,
     )  # fmt: skip
     result = train(config, clock, cancel, workspace=tmp_path, dataset=ds, clock=clock)
     planned = runs.read_run(result.run_dir).config["epochs"]
